@@ -1,0 +1,1 @@
+//! An exact, fast PVM interpreter.
