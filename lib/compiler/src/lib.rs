@@ -1,0 +1,1 @@
+//! WebAssembly to PVM compiler.
