@@ -1,0 +1,50 @@
+//! The contract between the front end (WebAssembly → LLVM IR) and the back end (LLVM IR
+//! → PVM): names of the pseudo functions and globals the front end emits and the back end
+//! lowers, and the register conventions of compiled code (see `docs/abi.md`).
+
+use pvm_isa::Reg;
+
+/// The byte at the start of linear memory. Its address is the memory base.
+pub const MEMORY: &str = "wasm.memory";
+/// Current memory size in pages (i32). External linkage, so LLVM treats it as writable by
+/// the opaque `memory.grow` routine.
+pub const MEMORY_PAGES: &str = "__pvm.memory_pages";
+/// `i32 memory_grow(i32 delta_pages)`: the runtime routine behind `memory.grow`.
+pub const MEMORY_GROW: &str = "__pvm.memory_grow";
+/// Prefix of `call_indirect` pseudo functions: `__pvm.call_indirect.<signature id>` taking
+/// `(i32 table index, args...)`.
+pub const CALL_INDIRECT_PREFIX: &str = "__pvm.call_indirect.";
+/// Prefix of host-call pseudo functions: `__pvm.ecalli.<index>` taking up to six i64
+/// arguments (r7..r12) and returning r7.
+pub const ECALLI_PREFIX: &str = "__pvm.ecalli.";
+/// `i64 host_r8()`: r8 as the most recent host call left it.
+pub const HOST_R8: &str = "__pvm.host_r8";
+/// Global that keeps r8 after each host call when the module reads it.
+pub const HOST_R8_SLOT: &str = "__pvm.host_r8_slot";
+/// Prefix of the globals that carry a function's results beyond the first.
+pub const EXTRA_RESULT_PREFIX: &str = "__pvm.result.";
+/// Prefix of the per-segment "dropped" flags of passive data segments.
+pub const DROPPED_PREFIX: &str = "__pvm.dropped.";
+/// Prefix of passive data segment contents.
+pub const SEGMENT_PREFIX: &str = "__pvm.segment.";
+/// The program entry: `i64 entry(i64 args_address, i64 args_length)`, returning the result
+/// as `start | end << 32` (PVM addresses; the result is memory `[start, end)`).
+pub const ENTRY: &str = "__pvm_entry";
+
+/// Argument registers, in order.
+pub const ARG_REGS: [u8; 6] = [7, 8, 9, 10, 11, 12];
+/// Result registers, in order (the first results of a call).
+pub const RESULT_REGS: [u8; 2] = [7, 8];
+/// Registers a callee must preserve.
+pub const CALLEE_SAVED: [u8; 5] = [2, 3, 4, 5, 6];
+/// Registers a call may clobber (besides its results).
+pub const CALLER_SAVED: [u8; 7] = [0, 7, 8, 9, 10, 11, 12];
+/// The return-address register.
+pub const RA: Reg = Reg::RA;
+/// The stack pointer.
+pub const SP: Reg = Reg::SP;
+
+/// The register with number `n` (callers pass constants below 13).
+pub fn reg(n: u8) -> Reg {
+    Reg::new(n).expect("register numbers in the ABI tables are below 13")
+}

@@ -1,0 +1,394 @@
+//! Emission: an allocated MIR function to PVM assembly items — frames (spill slots,
+//! callee-saved registers, outgoing stack arguments), prologue and epilogues, moves and
+//! spills inserted by the register allocator, calls through the jump table, block
+//! layout with fall-through, and compare-and-branch selection.
+
+use crate::abi;
+use crate::backend::lir::Pred;
+use crate::backend::mir::{CallTarget, MFunction, MInst, Rhs, StoreValue, SwitchKind};
+use crate::error::{CompileError, Result};
+use pvm_asm::{AsmInstruction, Item, Operand};
+use pvm_isa::codec::imm_len;
+use pvm_isa::{Opcode, Reg};
+use regalloc2::{Allocation, Block, Edit, InstOrEdit, Output};
+
+/// Program-wide facts the emitter needs.
+pub struct EmitContext<'a> {
+    /// Bytes of mutable globals at the top of the stack region (the entry reserves them).
+    pub globals_size: u64,
+    /// Non-zero initial values of those globals: (address, bytes).
+    pub global_inits: &'a [(u64, Vec<u8>)],
+}
+
+struct Emitter<'a> {
+    f: &'a MFunction,
+    out: &'a Output,
+    items: Vec<Item>,
+    frame: u32,
+    spill_base: u32,
+    saved: Vec<(Reg, u32)>,
+    returns: usize,
+}
+
+fn op(opcode: Opcode, operands: Vec<Operand>) -> Item {
+    Item::Instruction(AsmInstruction::new(opcode, operands))
+}
+
+fn r(reg: Reg) -> Operand {
+    Operand::Reg(reg)
+}
+
+fn imm(v: u64) -> Operand {
+    Operand::imm(v)
+}
+
+fn alloc_reg(a: Allocation) -> Result<Reg> {
+    let p = a.as_reg().ok_or_else(|| CompileError::new("internal error: an operand was not given a register"))?;
+    Reg::new(p.hw_enc() as u8).ok_or_else(|| CompileError::new("internal error: register out of range"))
+}
+
+/// Emits one allocated function.
+pub fn emit(f: &MFunction, out: &Output, ctx: &EmitContext<'_>) -> Result<Vec<Item>> {
+    // Callee-saved registers the function writes.
+    let mut used = [false; 13];
+    for a in &out.allocs {
+        if let Some(p) = a.as_reg() {
+            used[p.hw_enc()] = true;
+        }
+    }
+    for (_, edit) in &out.edits {
+        let Edit::Move { to, .. } = edit;
+        if let Some(p) = to.as_reg() {
+            used[p.hw_enc()] = true;
+        }
+    }
+    let spill_base = f.outgoing_args;
+    let spills = out.num_spillslots as u32;
+    let mut saved = Vec::new();
+    if !f.is_entry {
+        for reg in abi::CALLEE_SAVED {
+            if used[reg as usize] {
+                saved.push((abi::reg(reg), spill_base + 8 * (spills + saved.len() as u32)));
+            }
+        }
+    }
+    let frame = spill_base + 8 * spills + 8 * saved.len() as u32;
+    let mut e = Emitter { f, out, items: Vec::new(), frame, spill_base, saved, returns: 0 };
+    e.items.push(Item::Label(f.name.clone()));
+    if f.is_entry {
+        e.entry_prologue(ctx)?;
+    }
+    e.adjust_sp(-(i64::from(frame)));
+    for &(reg, offset) in &e.saved.clone() {
+        e.items.push(op(Opcode::StoreIndU64, vec![r(reg), r(abi::SP), imm(offset.into())]));
+    }
+    for b in 0..f.blocks.len() {
+        e.block(b)?;
+    }
+    Ok(e.items)
+}
+
+impl Emitter<'_> {
+    fn push(&mut self, opcode: Opcode, operands: Vec<Operand>) {
+        self.items.push(op(opcode, operands));
+    }
+
+    fn adjust_sp(&mut self, delta: i64) {
+        if delta != 0 {
+            self.push(Opcode::AddImm64, vec![r(abi::SP), r(abi::SP), imm(delta as u64)]);
+        }
+    }
+
+    fn entry_prologue(&mut self, ctx: &EmitContext<'_>) -> Result<()> {
+        self.adjust_sp(-(ctx.globals_size as i64));
+        for (address, bytes) in ctx.global_inits {
+            for (k, chunk) in bytes.chunks(8).enumerate() {
+                let mut word = [0u8; 8];
+                word[..chunk.len()].copy_from_slice(chunk);
+                let value = u64::from_le_bytes(word);
+                if value == 0 {
+                    continue;
+                }
+                let at = imm(address + 8 * k as u64);
+                let (store, stored) = match chunk.len() {
+                    8 => (Opcode::StoreImmU64, value),
+                    4..=7 => (Opcode::StoreImmU32, value as u32 as i32 as i64 as u64),
+                    2..=3 => (Opcode::StoreImmU16, value as u16 as i16 as i64 as u64),
+                    _ => (Opcode::StoreImmU8, value as u8 as i8 as i64 as u64),
+                };
+                if chunk.len() > 1 && chunk.len() != 2 && chunk.len() != 4 && chunk.len() != 8 {
+                    return Err(CompileError::new("internal error: a global of odd size"));
+                }
+                if imm_len(stored).is_some() {
+                    self.push(store, vec![at, imm(stored)]);
+                } else {
+                    // A 64-bit value an immediate cannot hold: through a scratch register.
+                    let scratch = abi::reg(abi::ARG_REGS[2]);
+                    self.push(Opcode::LoadImm64, vec![r(scratch), imm(value)]);
+                    self.push(Opcode::StoreU64, vec![r(scratch), at]);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn label(&self, block: usize) -> String {
+        self.f.blocks[block].label.clone()
+    }
+
+    fn slot_offset(&self, a: Allocation) -> Option<u64> {
+        a.as_stack().map(|s| u64::from(self.spill_base) + 8 * s.index() as u64)
+    }
+
+    fn block(&mut self, b: usize) -> Result<()> {
+        self.items.push(Item::Label(self.label(b)));
+        let f = self.f;
+        for item in self.out.block_insts_and_edits(f, Block::new(b)) {
+            match item {
+                InstOrEdit::Edit(Edit::Move { from, to }) => self.edit_move(*from, *to)?,
+                InstOrEdit::Inst(inst) => {
+                    let allocs = self.out.inst_allocs(inst);
+                    self.inst(b, &f.insts[inst.index()], allocs)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn edit_move(&mut self, from: Allocation, to: Allocation) -> Result<()> {
+        match (from.as_reg(), to.as_reg()) {
+            (Some(_), Some(_)) => {
+                let (s, d) = (alloc_reg(from)?, alloc_reg(to)?);
+                if s != d {
+                    self.push(Opcode::MoveReg, vec![r(d), r(s)]);
+                }
+            }
+            (Some(_), None) => {
+                let at = self.slot_offset(to).ok_or_else(|| CompileError::new("internal error: move to nowhere"))?;
+                self.push(Opcode::StoreIndU64, vec![r(alloc_reg(from)?), r(abi::SP), imm(at)]);
+            }
+            (None, Some(_)) => {
+                let at =
+                    self.slot_offset(from).ok_or_else(|| CompileError::new("internal error: move from nowhere"))?;
+                self.push(Opcode::LoadIndU64, vec![r(alloc_reg(to)?), r(abi::SP), imm(at)]);
+            }
+            (None, None) => return Err(CompileError::new("internal error: stack-to-stack move")),
+        }
+        Ok(())
+    }
+
+    fn inst(&mut self, b: usize, inst: &MInst, a: &[Allocation]) -> Result<()> {
+        let reg = |i: usize| alloc_reg(a[i]);
+        match inst {
+            MInst::Args { .. } => {}
+            MInst::LoadStackParam { index, .. } => {
+                let offset = u64::from(self.frame) + 8 * u64::from(*index);
+                self.push(Opcode::LoadIndU64, vec![r(reg(0)?), r(abi::SP), imm(offset)]);
+            }
+            MInst::Alu { op, .. } => self.push(*op, vec![r(reg(0)?), r(reg(1)?), r(reg(2)?)]),
+            MInst::AluImm { op, imm: v, .. } => self.push(*op, vec![r(reg(0)?), r(reg(1)?), imm(*v)]),
+            MInst::Unary { op, .. } => self.push(*op, vec![r(reg(0)?), r(reg(1)?)]),
+            MInst::Cmov { op, .. } => self.push(*op, vec![r(reg(0)?), r(reg(2)?), r(reg(3)?)]),
+            MInst::CmovImm { op, imm: v, .. } => self.push(*op, vec![r(reg(0)?), r(reg(2)?), imm(*v)]),
+            MInst::LoadImm { value, .. } => {
+                let opcode = if imm_len(*value).is_some() { Opcode::LoadImm } else { Opcode::LoadImm64 };
+                self.push(opcode, vec![r(reg(0)?), imm(*value)]);
+            }
+            MInst::Move { .. } => {
+                let (d, s) = (reg(0)?, reg(1)?);
+                if d != s {
+                    self.push(Opcode::MoveReg, vec![r(d), r(s)]);
+                }
+            }
+            MInst::Load { op, base, offset, .. } => match base {
+                Some(_) => self.push(*op, vec![r(reg(0)?), r(reg(1)?), imm(u64::from(*offset))]),
+                None => self.push(absolute_load(*op), vec![r(reg(0)?), imm(u64::from(*offset))]),
+            },
+            MInst::Store { bytes, value, base, offset } => {
+                let off = imm(u64::from(*offset));
+                let (ind, imm_ind, abs, imm_abs) = store_opcodes(*bytes);
+                match (value, base) {
+                    (StoreValue::Reg(_), Some(_)) => self.push(ind, vec![r(reg(0)?), r(reg(1)?), off]),
+                    (StoreValue::Reg(_), None) => self.push(abs, vec![r(reg(0)?), off]),
+                    (StoreValue::Imm(v), Some(_)) => self.push(imm_ind, vec![r(reg(0)?), off, imm(*v)]),
+                    (StoreValue::Imm(v), None) => self.push(imm_abs, vec![off, imm(*v)]),
+                }
+            }
+            MInst::StoreStackArg { offset, .. } => {
+                self.push(Opcode::StoreIndU64, vec![r(reg(0)?), r(abi::SP), imm(u64::from(*offset))]);
+            }
+            MInst::Call { target, results, args, .. } => {
+                self.returns += 1;
+                let ret = format!("{}.r{}", self.f.name, self.returns);
+                match target {
+                    CallTarget::Label(label) => {
+                        self.push(
+                            Opcode::LoadImmJump,
+                            vec![r(abi::RA), Operand::jump_address(&ret), Operand::label(label)],
+                        );
+                    }
+                    CallTarget::Table { base, .. } => {
+                        let index = reg(results.len() + args.len())?;
+                        self.push(
+                            Opcode::LoadImmJumpInd,
+                            vec![r(abi::RA), r(index), Operand::jump_address(&ret), imm(*base)],
+                        );
+                    }
+                }
+                self.items.push(Item::Label(ret));
+            }
+            MInst::Ecalli { index, .. } => self.push(Opcode::Ecalli, vec![imm(u64::from(*index))]),
+            MInst::Jump { .. } => {
+                let target = self.f.blocks[b].succs[0].index();
+                if target != b + 1 {
+                    self.push(Opcode::Jump, vec![Operand::label(self.label(target))]);
+                }
+            }
+            MInst::Branch { pred, b: rhs, taken, not_taken, .. } => {
+                let succs = &self.f.blocks[b].succs;
+                let (t, n) = (succs[*taken].index(), succs[*not_taken].index());
+                let a0 = reg(0)?;
+                let rhs = match rhs {
+                    Rhs::Reg(_) => BranchRhs::Reg(reg(1)?),
+                    Rhs::Imm(v) => BranchRhs::Imm(*v),
+                };
+                if t == b + 1 {
+                    self.branch(pred.inverse(), a0, rhs, n);
+                } else {
+                    self.branch(*pred, a0, rhs, t);
+                    if n != b + 1 {
+                        self.push(Opcode::Jump, vec![Operand::label(self.label(n))]);
+                    }
+                }
+            }
+            MInst::Switch { kind, default } => {
+                let succs = self.f.blocks[b].succs.clone();
+                let default = succs[*default].index();
+                match kind {
+                    SwitchKind::Table { len, base, .. } => {
+                        let (index, doubled) = (reg(0)?, reg(1)?);
+                        self.push(Opcode::BranchGeUImm, vec![r(index), imm(*len), Operand::label(self.label(default))]);
+                        self.push(Opcode::JumpInd, vec![r(doubled), imm(*base)]);
+                    }
+                    SwitchKind::Compare { cases, .. } => {
+                        let value = reg(0)?;
+                        for &(c, s) in cases {
+                            if imm_len(c).is_none() {
+                                return Err(CompileError::new(
+                                    "internal error: switch case outside the immediate range",
+                                ));
+                            }
+                            let target = self.label(succs[s].index());
+                            self.push(Opcode::BranchEqImm, vec![r(value), imm(c), Operand::label(target)]);
+                        }
+                        if default != b + 1 {
+                            self.push(Opcode::Jump, vec![Operand::label(self.label(default))]);
+                        }
+                    }
+                }
+            }
+            MInst::Return { .. } => {
+                for &(reg, offset) in &self.saved.clone() {
+                    self.push(Opcode::LoadIndU64, vec![r(reg), r(abi::SP), imm(offset.into())]);
+                }
+                self.adjust_sp(i64::from(self.frame));
+                if self.f.is_entry {
+                    // The result: r7 = start, r8 = end (the high half of the packed value).
+                    let (r7, r8) = (abi::reg(abi::RESULT_REGS[0]), abi::reg(abi::RESULT_REGS[1]));
+                    self.push(Opcode::ShloRImm64, vec![r(r8), r(r7), imm(32)]);
+                }
+                self.push(Opcode::JumpInd, vec![r(abi::RA), imm(0)]);
+            }
+            MInst::Trap => self.push(Opcode::Trap, vec![]),
+        }
+        Ok(())
+    }
+
+    fn branch(&mut self, pred: Pred, a: Reg, rhs: BranchRhs, target: usize) {
+        let label = Operand::label(self.label(target));
+        match rhs {
+            BranchRhs::Imm(v) => {
+                let opcode = match pred {
+                    Pred::Eq => Opcode::BranchEqImm,
+                    Pred::Ne => Opcode::BranchNeImm,
+                    Pred::Ult => Opcode::BranchLtUImm,
+                    Pred::Ule => Opcode::BranchLeUImm,
+                    Pred::Uge => Opcode::BranchGeUImm,
+                    Pred::Ugt => Opcode::BranchGtUImm,
+                    Pred::Slt => Opcode::BranchLtSImm,
+                    Pred::Sle => Opcode::BranchLeSImm,
+                    Pred::Sge => Opcode::BranchGeSImm,
+                    Pred::Sgt => Opcode::BranchGtSImm,
+                };
+                self.push(opcode, vec![r(a), imm(v), label]);
+            }
+            BranchRhs::Reg(b) => {
+                // Register forms exist for eq, ne, lt and ge; gt and le swap operands.
+                let (opcode, x, y) = match pred {
+                    Pred::Eq => (Opcode::BranchEq, a, b),
+                    Pred::Ne => (Opcode::BranchNe, a, b),
+                    Pred::Ult => (Opcode::BranchLtU, a, b),
+                    Pred::Uge => (Opcode::BranchGeU, a, b),
+                    Pred::Slt => (Opcode::BranchLtS, a, b),
+                    Pred::Sge => (Opcode::BranchGeS, a, b),
+                    Pred::Ugt => (Opcode::BranchLtU, b, a),
+                    Pred::Ule => (Opcode::BranchGeU, b, a),
+                    Pred::Sgt => (Opcode::BranchLtS, b, a),
+                    Pred::Sle => (Opcode::BranchGeS, b, a),
+                };
+                self.push(opcode, vec![r(x), r(y), label]);
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum BranchRhs {
+    Reg(Reg),
+    Imm(u64),
+}
+
+/// The absolute-address form of an indirect load.
+fn absolute_load(op: Opcode) -> Opcode {
+    match op {
+        Opcode::LoadIndU8 => Opcode::LoadU8,
+        Opcode::LoadIndI8 => Opcode::LoadI8,
+        Opcode::LoadIndU16 => Opcode::LoadU16,
+        Opcode::LoadIndI16 => Opcode::LoadI16,
+        Opcode::LoadIndU32 => Opcode::LoadU32,
+        Opcode::LoadIndI32 => Opcode::LoadI32,
+        _ => Opcode::LoadU64,
+    }
+}
+
+/// (store_ind, store_imm_ind, store, store_imm) opcodes for a width.
+fn store_opcodes(bytes: u32) -> (Opcode, Opcode, Opcode, Opcode) {
+    match bytes {
+        1 => (Opcode::StoreIndU8, Opcode::StoreImmIndU8, Opcode::StoreU8, Opcode::StoreImmU8),
+        2 => (Opcode::StoreIndU16, Opcode::StoreImmIndU16, Opcode::StoreU16, Opcode::StoreImmU16),
+        4 => (Opcode::StoreIndU32, Opcode::StoreImmIndU32, Opcode::StoreU32, Opcode::StoreImmU32),
+        _ => (Opcode::StoreIndU64, Opcode::StoreImmIndU64, Opcode::StoreU64, Opcode::StoreImmU64),
+    }
+}
+
+/// Inserts `fallthrough` before every referenced label that code can fall into without
+/// a terminator, so that it starts a basic block (a jump target must, in the PVM).
+pub fn insert_block_starts(items: &mut Vec<Item>, referenced: &std::collections::HashSet<String>) {
+    let mut out = Vec::with_capacity(items.len() + items.len() / 8);
+    let mut after_terminator = true;
+    for item in items.drain(..) {
+        match &item {
+            Item::Label(name) => {
+                if referenced.contains(name) && !after_terminator {
+                    out.push(op(Opcode::Fallthrough, vec![]));
+                    after_terminator = true;
+                }
+            }
+            Item::Instruction(i) => after_terminator = i.opcode.is_terminator(),
+            Item::Insn(_) | Item::Bytes(_) => after_terminator = false,
+            Item::Comment(_) => {}
+        }
+        out.push(item);
+    }
+    *items = out;
+}

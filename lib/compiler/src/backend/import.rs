@@ -1,0 +1,296 @@
+//! Reads the optimised LLVM module into [`lir`]: resolves every constant to a number
+//! (addresses from the [`Layout`]), every GEP to base + offset + scaled terms, and every
+//! call to what it reaches.
+
+use crate::abi;
+use crate::backend::layout::Layout;
+use crate::backend::lir::{self, BinOp, BlockId, Callee, Cast, Op, Pred, Ty, Value};
+use crate::error::{CompileError, Result};
+use crate::ffi::{self, ConstEnv, RawValue};
+use inkwell::IntPredicate;
+use inkwell::basic_block::BasicBlock;
+use inkwell::module::Module;
+use inkwell::targets::TargetData;
+use inkwell::types::AnyType;
+use inkwell::types::AnyTypeEnum;
+use inkwell::values::{BasicValueEnum, FunctionValue, InstructionOpcode, InstructionValue};
+use std::collections::HashMap;
+
+/// Imports every function with a body; the entry function comes first.
+pub fn import(module: &Module<'_>, layout: &Layout, td: &TargetData) -> Result<lir::Module> {
+    let mut functions: Vec<FunctionValue<'_>> = module.get_functions().filter(|f| f.count_basic_blocks() > 0).collect();
+    functions.sort_by_key(|f| f.get_name().to_str() != Ok(abi::ENTRY));
+    let ids: HashMap<String, usize> =
+        functions.iter().enumerate().map(|(i, f)| (f.get_name().to_string_lossy().into_owned(), i)).collect();
+    let lookup = |name: &str| layout.address(name);
+    let env = ConstEnv { target_data: td, address_of: &lookup };
+    let mut out = lir::Module::default();
+    for f in functions {
+        let name = f.get_name().to_string_lossy().into_owned();
+        let function = FunctionImporter::new(f, &ids, &env).run().map_err(|e| e.in_function(&name))?;
+        out.functions.push(function);
+    }
+    Ok(out)
+}
+
+struct FunctionImporter<'c, 'a> {
+    function: FunctionValue<'c>,
+    ids: &'a HashMap<String, usize>,
+    env: &'a ConstEnv<'a>,
+    blocks: HashMap<BasicBlock<'c>, BlockId>,
+    insts: HashMap<RawValue, usize>,
+    params: HashMap<RawValue, u32>,
+}
+
+fn unsupported(what: impl std::fmt::Display) -> CompileError {
+    CompileError::new(format!("internal error: the back end does not support {what}"))
+}
+
+/// A constant's bits in canonical form: sign-extended from its width, i1 as 0 or 1.
+pub fn canonical(bits: u64, width: u32) -> u64 {
+    if width == 1 { bits & 1 } else { ffi::sign_extend(bits, width) }
+}
+
+fn ty_of(ty: AnyTypeEnum<'_>) -> Result<Ty> {
+    Ok(match ty {
+        AnyTypeEnum::VoidType(_) => Ty::Void,
+        AnyTypeEnum::IntType(t) => {
+            let bits = t.get_bit_width();
+            if bits > 64 {
+                return Err(unsupported(format!("{bits}-bit integers")));
+            }
+            Ty::Int(bits)
+        }
+        AnyTypeEnum::PointerType(_) => Ty::Int(32),
+        AnyTypeEnum::StructType(s) => Ty::Struct(
+            s.get_field_types()
+                .iter()
+                .map(|f| match f {
+                    inkwell::types::BasicTypeEnum::IntType(t) => Ok(t.get_bit_width()),
+                    inkwell::types::BasicTypeEnum::PointerType(_) => Ok(32),
+                    other => Err(unsupported(format!("aggregates with {other:?} fields"))),
+                })
+                .collect::<Result<_>>()?,
+        ),
+        other => return Err(unsupported(format!("values of type {other:?}"))),
+    })
+}
+
+impl<'c, 'a> FunctionImporter<'c, 'a> {
+    fn new(function: FunctionValue<'c>, ids: &'a HashMap<String, usize>, env: &'a ConstEnv<'a>) -> Self {
+        FunctionImporter { function, ids, env, blocks: HashMap::new(), insts: HashMap::new(), params: HashMap::new() }
+    }
+
+    fn run(mut self) -> Result<lir::Function> {
+        let blocks = self.function.get_basic_blocks();
+        let mut count = 0;
+        for (i, &b) in blocks.iter().enumerate() {
+            self.blocks.insert(b, i);
+            for inst in b.get_instructions() {
+                self.insts.insert(RawValue::of(&inst), count);
+                count += 1;
+            }
+        }
+        for (i, p) in self.function.get_param_iter().enumerate() {
+            self.params.insert(RawValue::of(&p), i as u32);
+        }
+        let params = self
+            .function
+            .get_param_iter()
+            .map(|p| RawValue::of(&p).int_width().ok_or_else(|| unsupported("non-integer parameters")))
+            .collect::<Result<Vec<_>>>()?;
+        let result = match self.function.get_type().get_return_type() {
+            Some(t) => ty_of(t.as_any_type_enum())?,
+            None => Ty::Void,
+        };
+        let mut out = lir::Function {
+            name: self.function.get_name().to_string_lossy().into_owned(),
+            params,
+            result,
+            blocks: vec![lir::Block::default(); blocks.len()],
+            insts: Vec::with_capacity(count),
+        };
+        for (b, block) in blocks.iter().enumerate() {
+            for inst in block.get_instructions() {
+                let id = out.insts.len();
+                out.insts.push(self.inst(inst)?);
+                out.blocks[b].insts.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    fn value(&self, v: BasicValueEnum<'c>) -> Result<Value> {
+        let raw = RawValue::of(&v);
+        if let Some(&id) = self.insts.get(&raw) {
+            return Ok(Value::Inst(id));
+        }
+        if let Some(&p) = self.params.get(&raw) {
+            return Ok(Value::Arg(p));
+        }
+        if raw.is_undef() {
+            return Ok(Value::Undef);
+        }
+        let width = raw.int_width().ok_or_else(|| unsupported("non-integer operands"))?;
+        let bits = raw.eval(self.env).map_err(|e| CompileError::new(format!("constant: {e}")))?;
+        Ok(Value::Const(canonical(bits, width)))
+    }
+
+    fn operand(&self, inst: InstructionValue<'c>, index: u32) -> Result<Value> {
+        match inst.get_operand(index) {
+            Some(inkwell::values::Operand::Value(v)) => self.value(v),
+            _ => Err(unsupported(format!("operand {index} of {:?}", inst.get_opcode()))),
+        }
+    }
+
+    fn block(&self, inst: InstructionValue<'c>, index: u32) -> Result<BlockId> {
+        match inst.get_operand(index) {
+            Some(inkwell::values::Operand::Block(b)) => {
+                self.blocks.get(&b).copied().ok_or_else(|| unsupported("branches to other functions"))
+            }
+            _ => Err(unsupported(format!("block operand {index} of {:?}", inst.get_opcode()))),
+        }
+    }
+
+    fn width(&self, inst: InstructionValue<'c>, index: u32) -> Result<u32> {
+        match inst.get_operand(index) {
+            Some(inkwell::values::Operand::Value(v)) => {
+                RawValue::of(&v).int_width().ok_or_else(|| unsupported("non-integer operands"))
+            }
+            _ => Err(unsupported("a missing operand")),
+        }
+    }
+
+    fn inst(&self, inst: InstructionValue<'c>) -> Result<lir::Inst> {
+        use InstructionOpcode as I;
+        let ty = ty_of(inst.get_type())?;
+        let bin = |op| -> Result<Op> { Ok(Op::Binary(op, self.operand(inst, 0)?, self.operand(inst, 1)?)) };
+        let op = match inst.get_opcode() {
+            I::Add => bin(BinOp::Add)?,
+            I::Sub => bin(BinOp::Sub)?,
+            I::Mul => bin(BinOp::Mul)?,
+            I::UDiv => bin(BinOp::UDiv)?,
+            I::SDiv => bin(BinOp::SDiv)?,
+            I::URem => bin(BinOp::URem)?,
+            I::SRem => bin(BinOp::SRem)?,
+            I::And => bin(BinOp::And)?,
+            I::Or => bin(BinOp::Or)?,
+            I::Xor => bin(BinOp::Xor)?,
+            I::Shl => bin(BinOp::Shl)?,
+            I::LShr => bin(BinOp::LShr)?,
+            I::AShr => bin(BinOp::AShr)?,
+            I::ICmp => {
+                let pred = match inst.get_icmp_predicate().ok_or_else(|| unsupported("icmp without predicate"))? {
+                    IntPredicate::EQ => Pred::Eq,
+                    IntPredicate::NE => Pred::Ne,
+                    IntPredicate::ULT => Pred::Ult,
+                    IntPredicate::ULE => Pred::Ule,
+                    IntPredicate::UGT => Pred::Ugt,
+                    IntPredicate::UGE => Pred::Uge,
+                    IntPredicate::SLT => Pred::Slt,
+                    IntPredicate::SLE => Pred::Sle,
+                    IntPredicate::SGT => Pred::Sgt,
+                    IntPredicate::SGE => Pred::Sge,
+                };
+                Op::ICmp(pred, self.operand(inst, 0)?, self.operand(inst, 1)?)
+            }
+            I::Select => Op::Select(self.operand(inst, 0)?, self.operand(inst, 1)?, self.operand(inst, 2)?),
+            I::Trunc => Op::Cast(Cast::Trunc, self.operand(inst, 0)?, self.width(inst, 0)?),
+            I::ZExt => Op::Cast(Cast::ZExt, self.operand(inst, 0)?, self.width(inst, 0)?),
+            I::SExt => Op::Cast(Cast::SExt, self.operand(inst, 0)?, self.width(inst, 0)?),
+            I::BitCast | I::Freeze | I::AddrSpaceCast | I::PtrToInt | I::IntToPtr => {
+                // Pointers are 32-bit integers: a pointer cast is a width change.
+                let from = self.width(inst, 0)?;
+                let v = self.operand(inst, 0)?;
+                match ty.bits() {
+                    to if to == from => Op::Copy(v),
+                    to if to < from => Op::Cast(Cast::Trunc, v, from),
+                    _ => Op::Cast(Cast::ZExt, v, from),
+                }
+            }
+            I::GetElementPtr => {
+                let (offset, terms) = RawValue::of(&inst)
+                    .gep_layout(self.env)
+                    .map_err(|e| CompileError::new(format!("getelementptr: {e}")))?;
+                let terms = terms
+                    .into_iter()
+                    .map(|(i, scale)| Ok((self.operand(inst, i)?, scale)))
+                    .collect::<Result<Vec<_>>>()?;
+                Op::Address { base: self.operand(inst, 0)?, offset, terms }
+            }
+            I::Load => Op::Load { ptr: self.operand(inst, 0)?, bytes: ty.bits().div_ceil(8) },
+            I::Store => {
+                let bytes = self.width(inst, 0)?.div_ceil(8);
+                Op::Store { value: self.operand(inst, 0)?, ptr: self.operand(inst, 1)?, bytes }
+            }
+            I::Call => self.call(inst)?,
+            I::ExtractValue => {
+                let indices = RawValue::of(&inst).aggregate_indices();
+                match indices.as_slice() {
+                    [index] => Op::ExtractValue(self.operand(inst, 0)?, *index),
+                    _ => return Err(unsupported("nested extractvalue")),
+                }
+            }
+            I::Phi => {
+                let phi: inkwell::values::PhiValue<'c> =
+                    inst.try_into().map_err(|_| unsupported("a phi that is not a phi"))?;
+                let mut incoming = Vec::new();
+                for (v, b) in phi.get_incomings() {
+                    let block = self.blocks.get(&b).copied().ok_or_else(|| unsupported("phi from another function"))?;
+                    incoming.push((self.value(v)?, block));
+                }
+                Op::Phi(incoming)
+            }
+            I::Br => match inst.get_num_operands() {
+                1 => Op::Br(self.block(inst, 0)?),
+                // LLVM orders a conditional branch's operands as (condition, false, true).
+                3 => Op::CondBr(self.operand(inst, 0)?, self.block(inst, 2)?, self.block(inst, 1)?),
+                n => return Err(unsupported(format!("a branch with {n} operands"))),
+            },
+            I::Switch => {
+                let value = self.operand(inst, 0)?;
+                let default = self.block(inst, 1)?;
+                let mut cases = Vec::new();
+                let mut i = 2;
+                while i + 1 < inst.get_num_operands() {
+                    let Value::Const(c) = self.operand(inst, i)? else {
+                        return Err(unsupported("a switch case that is not a constant"));
+                    };
+                    cases.push((c, self.block(inst, i + 1)?));
+                    i += 2;
+                }
+                Op::Switch { value, default, cases }
+            }
+            I::Return => Op::Ret(if inst.get_num_operands() == 0 { None } else { Some(self.operand(inst, 0)?) }),
+            I::Unreachable => Op::Unreachable,
+            I::Alloca => return Err(unsupported("stack allocations (alloca)")),
+            other => return Err(unsupported(format!("the LLVM instruction {other:?}"))),
+        };
+        Ok(lir::Inst { op, ty })
+    }
+
+    fn call(&self, inst: InstructionValue<'c>) -> Result<Op> {
+        let n = inst.get_num_operands();
+        let callee = match inst.get_operand(n - 1) {
+            Some(inkwell::values::Operand::Value(v)) => RawValue::of(&v).name(),
+            _ => String::new(),
+        };
+        let args = (0..n - 1).map(|i| self.operand(inst, i)).collect::<Result<Vec<_>>>()?;
+        let callee = if let Some(&id) = self.ids.get(&callee) {
+            Callee::Function(id)
+        } else if callee.starts_with("llvm.") {
+            Callee::Intrinsic(callee)
+        } else if let Some(sig) = callee.strip_prefix(abi::CALL_INDIRECT_PREFIX) {
+            Callee::CallIndirect(sig.parse().map_err(|_| unsupported(format!("call to {callee}")))?)
+        } else if let Some(index) = callee.strip_prefix(abi::ECALLI_PREFIX) {
+            Callee::Ecalli(index.parse().map_err(|_| unsupported(format!("call to {callee}")))?)
+        } else if callee == abi::HOST_R8 {
+            Callee::HostR8
+        } else if callee == abi::MEMORY_GROW {
+            Callee::MemoryGrow
+        } else {
+            return Err(unsupported(format!("a call to {callee:?}")));
+        };
+        Ok(Op::Call { callee, args })
+    }
+}

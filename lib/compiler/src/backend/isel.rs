@@ -1,0 +1,1291 @@
+//! Instruction selection: LIR to MIR.
+//!
+//! Every integer value lives in a 64-bit register in canonical form: sign-extended from
+//! its width (an i1 is 0 or 1). The PVM's 32-bit operations read the low 32 bits and
+//! write sign-extended results, so i32 arithmetic needs no extra instructions, and
+//! because sign extension preserves unsigned order, 64-bit compares serve every width.
+//!
+//! Patterns: the memory base and constant offsets fold into load/store immediates;
+//! compares fold into compare-and-branch (with immediates when one side is constant);
+//! selects become `cmov`; shift masks disappear (the PVM masks shift amounts itself);
+//! constants become immediates wherever the PVM has an immediate form.
+
+use crate::abi;
+use crate::backend::lir::{self, BinOp, BlockId, Callee, Cast, InstId, Op, Pred, Ty, Value};
+use crate::backend::mir::{CallTarget, MFunction, MInst, Rhs, StoreValue, SwitchKind, preg};
+use crate::error::{CompileError, Result};
+use pvm_isa::Opcode;
+use pvm_isa::codec::imm_len;
+use regalloc2::{PRegSet, RegClass, VReg};
+use std::collections::HashMap;
+
+/// What the back end knows about the module beyond one function.
+pub struct ModuleInfo<'a> {
+    /// Labels of the module's functions by LIR id.
+    pub function_names: &'a [String],
+    /// Dispatch of `call_indirect` by signature id.
+    pub dispatch: &'a dyn Fn(usize) -> IndirectDispatch,
+    /// Reserves `entries.len()` consecutive jump-table entries for a switch (labels of
+    /// the targets) and returns the dynamic-jump address of the first.
+    pub reserve_switch_table: &'a mut dyn FnMut(Vec<String>) -> u64,
+    /// The global that keeps r8 after host calls, if the module reads it.
+    pub host_r8_slot: Option<u64>,
+    /// Labels of the runtime routines.
+    pub runtime: &'a mut dyn FnMut(Routine) -> String,
+}
+
+/// The runtime routines a function may call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Routine {
+    /// `memset(dst, byte, len)`.
+    Memset,
+    /// `memmove(dst, src, len)`.
+    Memmove,
+    /// `memory_grow(delta) -> old pages or -1`.
+    MemoryGrow,
+}
+
+/// How a `call_indirect` of one signature dispatches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndirectDispatch {
+    /// Through the table region whose slot 0 has this dynamic-jump address; `check` is
+    /// the signature id the callee's entry stub compares with `r2`, if the table mixes
+    /// signatures.
+    Table {
+        /// Dynamic-jump address of slot 0.
+        base: u64,
+        /// Signature id to pass in r2, when entries check it.
+        check: Option<u64>,
+    },
+    /// No table entry has this signature: every call traps.
+    Trap,
+}
+
+/// The register that carries the expected signature id to a checking table entry.
+pub const SIGNATURE_REG: u8 = 2;
+
+type Block = (String, Vec<MInst>, Vec<VReg>, Vec<(usize, Vec<VReg>)>);
+
+struct Isel<'a, 'm> {
+    f: &'a lir::Function,
+    m: &'a mut ModuleInfo<'m>,
+    uses: Vec<u32>,
+    values: Vec<Option<VReg>>,
+    aggregates: HashMap<InstId, Vec<VReg>>,
+    addresses: HashMap<InstId, (Option<VReg>, i64)>,
+    args: Vec<VReg>,
+    blocks: Vec<Block>,
+    lir_block: Vec<usize>,
+    current: usize,
+    next_vreg: usize,
+    consts: HashMap<(usize, u64), VReg>,
+    preds: Vec<Vec<BlockId>>,
+    outgoing_args: u32,
+    ra: VReg,
+    /// Instructions folded into their single user.
+    folded: Vec<bool>,
+    /// Loads whose only user zero-extends them: they load zero-extended.
+    zext_loads: Vec<bool>,
+}
+
+/// Selects instructions for one function.
+pub fn select(f: &lir::Function, is_entry: bool, m: &mut ModuleInfo<'_>) -> Result<MFunction> {
+    let mut s = Isel {
+        f,
+        m,
+        uses: f.use_counts(),
+        values: vec![None; f.insts.len()],
+        aggregates: HashMap::new(),
+        addresses: HashMap::new(),
+        args: Vec::new(),
+        blocks: Vec::new(),
+        lir_block: Vec::new(),
+        current: 0,
+        next_vreg: 0,
+        consts: HashMap::new(),
+        preds: f.predecessors(),
+        outgoing_args: 0,
+        ra: VReg::new(0, RegClass::Int),
+        folded: vec![false; f.insts.len()],
+        zext_loads: vec![false; f.insts.len()],
+    };
+    s.run()?;
+    let blocks = std::mem::take(&mut s.blocks);
+    Ok(MFunction::new(f.name.clone(), is_entry, blocks, s.next_vreg, s.outgoing_args))
+}
+
+fn err(message: impl Into<String>) -> CompileError {
+    CompileError::new(message)
+}
+
+/// Whether `v` fits a sign-extended 32-bit immediate.
+fn fits_imm(v: u64) -> bool {
+    imm_len(v).is_some()
+}
+
+/// The low 32 bits of `v`, sign-extended: the immediate a 32-bit operation needs.
+fn imm32(v: u64) -> u64 {
+    v as u32 as i32 as i64 as u64
+}
+
+fn sext(v: u64, bits: u32) -> u64 {
+    if bits >= 64 { v } else { (((v << (64 - bits)) as i64) >> (64 - bits)) as u64 }
+}
+
+impl<'a, 'm> Isel<'a, 'm> {
+    fn vreg(&mut self) -> VReg {
+        let v = VReg::new(self.next_vreg, RegClass::Int);
+        self.next_vreg += 1;
+        v
+    }
+
+    fn emit(&mut self, inst: MInst) {
+        self.blocks[self.current].1.push(inst);
+    }
+
+    fn new_block(&mut self, label: String) -> usize {
+        self.blocks.push((label, Vec::new(), Vec::new(), Vec::new()));
+        self.blocks.len() - 1
+    }
+
+    fn ty(&self, v: Value) -> u32 {
+        match v {
+            Value::Inst(i) => self.f.insts[i].ty.bits(),
+            Value::Arg(a) => self.f.params[a as usize],
+            Value::Const(_) | Value::Undef => 64,
+        }
+    }
+
+    fn inst_of(&self, v: Value) -> Option<&'a lir::Inst> {
+        match v {
+            Value::Inst(i) => Some(&self.f.insts[i]),
+            _ => None,
+        }
+    }
+
+    // ---- operands ---------------------------------------------------------------------
+
+    fn constant(&mut self, c: u64) -> VReg {
+        if let Some(&v) = self.consts.get(&(self.current, c)) {
+            return v;
+        }
+        let v = self.vreg();
+        self.emit(MInst::LoadImm { dst: v, value: c });
+        self.consts.insert((self.current, c), v);
+        v
+    }
+
+    /// The register holding `v`.
+    fn reg(&mut self, v: Value) -> Result<VReg> {
+        match v {
+            Value::Const(c) => Ok(self.constant(c)),
+            Value::Undef => Ok(self.constant(0)),
+            Value::Arg(a) => Ok(self.args[a as usize]),
+            Value::Inst(i) => {
+                if let Some(r) = self.values[i] {
+                    return Ok(r);
+                }
+                if let Some(&(base, offset)) = self.addresses.get(&i) {
+                    // An address used as a value.
+                    let r = match base {
+                        None => self.constant(sext(offset as u64, 32)),
+                        Some(b) if offset == 0 => b,
+                        Some(b) => {
+                            let d = self.vreg();
+                            self.emit(MInst::AluImm {
+                                op: Opcode::AddImm32,
+                                dst: d,
+                                src: b,
+                                imm: imm32(offset as u64),
+                            });
+                            d
+                        }
+                    };
+                    return Ok(r);
+                }
+                Err(err(format!("internal error: value %{i} used before it is defined")))
+            }
+        }
+    }
+
+    /// A constant operand, if `v` is one.
+    fn constant_of(&self, v: Value) -> Option<u64> {
+        match v {
+            Value::Const(c) => Some(c),
+            Value::Undef => Some(0),
+            _ => None,
+        }
+    }
+
+    /// `(base register, constant offset)` of a pointer.
+    fn address(&mut self, ptr: Value) -> Result<(Option<VReg>, i64)> {
+        match ptr {
+            Value::Const(c) => Ok((None, c as u32 as i64)),
+            Value::Undef => Ok((None, 0)),
+            Value::Inst(i) if self.addresses.contains_key(&i) => Ok(self.addresses[&i]),
+            other => Ok((Some(self.reg(other)?), 0)),
+        }
+    }
+
+    // ---- the function -----------------------------------------------------------------
+
+    fn run(&mut self) -> Result<()> {
+        let name = self.f.name.clone();
+        for b in 0..self.f.blocks.len() {
+            let id = self.new_block(format!("{name}.b{b}"));
+            self.lir_block.push(id);
+        }
+        self.mark_folds();
+        // Block parameters: the phis.
+        for (b, block) in self.f.blocks.iter().enumerate() {
+            for &i in &block.insts {
+                if let Op::Phi(_) = self.f.insts[i].op {
+                    let v = self.vreg();
+                    self.values[i] = Some(v);
+                    let mb = self.lir_block[b];
+                    self.blocks[mb].2.push(v);
+                }
+            }
+        }
+        // Entry: parameters and the return address.
+        self.current = self.lir_block[0];
+        self.ra = self.vreg();
+        let mut defs = vec![(self.ra, preg(abi::RA.index()))];
+        for (i, _) in self.f.params.iter().enumerate() {
+            let v = self.vreg();
+            self.args.push(v);
+            if i < abi::ARG_REGS.len() {
+                defs.push((v, preg(abi::ARG_REGS[i])));
+            }
+        }
+        self.emit(MInst::Args { defs });
+        for i in abi::ARG_REGS.len()..self.f.params.len() {
+            let dst = self.args[i];
+            self.emit(MInst::LoadStackParam { dst, index: (i - abi::ARG_REGS.len()) as u32 });
+        }
+        for b in 0..self.f.blocks.len() {
+            self.current = self.lir_block[b];
+            for &i in &self.f.blocks[b].insts {
+                if self.folded[i] || matches!(self.f.insts[i].op, Op::Phi(_)) {
+                    continue;
+                }
+                let stop = self.inst(b, i)?;
+                if stop {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks compares that fold into their only user (a branch or select in the same
+    /// block) and loads that load zero-extended for their only user.
+    fn mark_folds(&mut self) {
+        for block in &self.f.blocks {
+            for &i in &block.insts {
+                match &self.f.insts[i].op {
+                    Op::CondBr(Value::Inst(c), ..) | Op::Select(Value::Inst(c), ..)
+                        if self.uses[*c] == 1 && block.insts.contains(c) =>
+                    {
+                        if matches!(self.f.insts[*c].op, Op::ICmp(..)) {
+                            self.folded[*c] = true;
+                        }
+                    }
+                    Op::Cast(Cast::ZExt, Value::Inst(l), from) if self.uses[*l] == 1 && block.insts.contains(l) => {
+                        if matches!(self.f.insts[*l].op, Op::Load { bytes, .. } if bytes * 8 == *from && *from < 64) {
+                            self.zext_loads[*l] = true;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Lowers one instruction; returns true when the rest of the block is unreachable.
+    fn inst(&mut self, b: BlockId, i: InstId) -> Result<bool> {
+        let inst = &self.f.insts[i];
+        let width = inst.ty.bits();
+        match &inst.op {
+            Op::Binary(op, l, r) => {
+                let v = self.binary(*op, *l, *r, width)?;
+                self.values[i] = Some(v);
+            }
+            Op::ICmp(pred, l, r) => {
+                let v = self.compare_value(*pred, *l, *r)?;
+                self.values[i] = Some(v);
+            }
+            Op::Select(c, a, x) => {
+                let v = self.select(*c, *a, *x)?;
+                self.values[i] = Some(v);
+            }
+            Op::Cast(cast, v, from) => {
+                let r = self.cast(*cast, *v, *from, width)?;
+                self.values[i] = Some(r);
+            }
+            Op::Copy(v) => {
+                if let Value::Inst(j) = v
+                    && let Some(&a) = self.addresses.get(j)
+                {
+                    self.addresses.insert(i, a);
+                } else {
+                    let r = self.reg(*v)?;
+                    self.values[i] = Some(r);
+                }
+            }
+            Op::Address { base, offset, terms } => {
+                let (mut reg, mut off) = self.address(*base)?;
+                off = off.wrapping_add(*offset);
+                for &(v, scale) in terms {
+                    if let Some(c) = self.constant_of(v) {
+                        off = off.wrapping_add((c as i64).wrapping_mul(scale as i64));
+                        continue;
+                    }
+                    let x = self.reg(v)?;
+                    let scaled = self.scale(x, scale);
+                    reg = Some(match reg {
+                        None => scaled,
+                        Some(r) => {
+                            let d = self.vreg();
+                            self.emit(MInst::Alu { op: Opcode::Add32, dst: d, a: r, b: scaled });
+                            d
+                        }
+                    });
+                }
+                self.addresses.insert(i, (reg, sext(off as u64, 32) as i64));
+            }
+            Op::Load { ptr, bytes } => {
+                let (base, offset) = self.address(*ptr)?;
+                let op = load_opcode(*bytes, width, self.zext_loads[i]);
+                let dst = self.vreg();
+                self.emit(MInst::Load { op, dst, base, offset: offset as u32 });
+                self.values[i] = Some(dst);
+            }
+            Op::Store { ptr, value, bytes } => {
+                let (base, offset) = self.address(*ptr)?;
+                let value = match self.constant_of(*value) {
+                    Some(c) if *bytes < 8 || fits_imm(c) => StoreValue::Imm(if *bytes < 8 { imm32(c) } else { c }),
+                    _ => StoreValue::Reg(self.reg(*value)?),
+                };
+                self.emit(MInst::Store { bytes: *bytes, value, base, offset: offset as u32 });
+            }
+            Op::Call { callee, args } => return self.call(i, callee, args),
+            Op::ExtractValue(Value::Inst(agg), index) => {
+                let parts = self
+                    .aggregates
+                    .get(agg)
+                    .ok_or_else(|| err("internal error: extractvalue of an unknown aggregate"))?;
+                let v = *parts.get(*index as usize).ok_or_else(|| err("internal error: extractvalue index"))?;
+                self.values[i] = Some(v);
+            }
+            Op::ExtractValue(..) => return Err(err("internal error: extractvalue of a non-instruction")),
+            Op::Phi(_) => {}
+            Op::Br(t) => {
+                let (target, args) = self.edge(b, *t, false)?;
+                self.emit(MInst::Jump { target, args: args.clone() });
+                self.blocks[self.current].3.push((target, args));
+                return Ok(true);
+            }
+            Op::CondBr(c, t, f) => {
+                self.cond_branch(b, *c, *t, *f)?;
+                return Ok(true);
+            }
+            Op::Switch { value, default, cases } => {
+                self.switch(b, *value, *default, cases)?;
+                return Ok(true);
+            }
+            Op::Ret(v) => {
+                let mut values = Vec::new();
+                if let Some(v) = v {
+                    let r = self.reg(*v)?;
+                    values.push((r, preg(abi::RESULT_REGS[0])));
+                }
+                let ra = self.ra;
+                self.emit(MInst::Return { values, ra });
+                return Ok(true);
+            }
+            Op::Unreachable => {
+                self.emit(MInst::Trap);
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// `x * scale` for an address term.
+    fn scale(&mut self, x: VReg, scale: u64) -> VReg {
+        if scale == 1 {
+            return x;
+        }
+        let d = self.vreg();
+        if scale.is_power_of_two() {
+            self.emit(MInst::AluImm { op: Opcode::ShloLImm32, dst: d, src: x, imm: u64::from(scale.trailing_zeros()) });
+        } else {
+            self.emit(MInst::AluImm { op: Opcode::MulImm32, dst: d, src: x, imm: imm32(scale) });
+        }
+        d
+    }
+
+    // ---- arithmetic ---------------------------------------------------------------------
+
+    /// Re-establishes canonical form for a `bits`-wide value computed in 64 bits.
+    fn normalize(&mut self, v: VReg, bits: u32) -> VReg {
+        let d = self.vreg();
+        match bits {
+            64 => return v,
+            1 => self.emit(MInst::AluImm { op: Opcode::AndImm, dst: d, src: v, imm: 1 }),
+            8 => self.emit(MInst::Unary { op: Opcode::SignExtend8, dst: d, src: v }),
+            16 => self.emit(MInst::Unary { op: Opcode::SignExtend16, dst: d, src: v }),
+            32 => self.emit(MInst::AluImm { op: Opcode::AddImm32, dst: d, src: v, imm: 0 }),
+            _ => {
+                let t = self.vreg();
+                let shift = u64::from(64 - bits);
+                self.emit(MInst::AluImm { op: Opcode::ShloLImm64, dst: t, src: v, imm: shift });
+                self.emit(MInst::AluImm { op: Opcode::SharRImm64, dst: d, src: t, imm: shift });
+            }
+        }
+        d
+    }
+
+    /// The value zero-extended from `bits` (for unsigned operations on narrow values).
+    fn zero_extend(&mut self, v: VReg, bits: u32) -> VReg {
+        if bits >= 64 {
+            return v;
+        }
+        let d = self.vreg();
+        match bits {
+            16 => self.emit(MInst::Unary { op: Opcode::ZeroExtend16, dst: d, src: v }),
+            1..=31 => self.emit(MInst::AluImm { op: Opcode::AndImm, dst: d, src: v, imm: (1u64 << bits) - 1 }),
+            _ => {
+                let t = self.vreg();
+                let shift = u64::from(64 - bits);
+                self.emit(MInst::AluImm { op: Opcode::ShloLImm64, dst: t, src: v, imm: shift });
+                self.emit(MInst::AluImm { op: Opcode::ShloRImm64, dst: d, src: t, imm: shift });
+            }
+        }
+        d
+    }
+
+    fn alu(&mut self, op: Opcode, a: VReg, b: VReg) -> VReg {
+        let d = self.vreg();
+        self.emit(MInst::Alu { op, dst: d, a, b });
+        d
+    }
+
+    fn alu_imm(&mut self, op: Opcode, src: VReg, imm: u64) -> VReg {
+        let d = self.vreg();
+        self.emit(MInst::AluImm { op, dst: d, src, imm });
+        d
+    }
+
+    fn binary(&mut self, op: BinOp, l: Value, r: Value, width: u32) -> Result<VReg> {
+        let native32 = width == 32;
+        let pick = |o32: Opcode, o64: Opcode| if native32 { o32 } else { o64 };
+        let lc = self.constant_of(l);
+        let rc = self.constant_of(r);
+        // An immediate usable by an operation of this width.
+        let usable = |c: u64| native32 || fits_imm(c);
+        let imm = |c: u64| if native32 { imm32(c) } else { c };
+        // Whether the result needs re-canonicalising (non-native widths).
+        let narrow = width != 32 && width != 64;
+        let v = match op {
+            BinOp::Add | BinOp::Mul | BinOp::And | BinOp::Or | BinOp::Xor => {
+                let (reg_op, imm_op) = match op {
+                    BinOp::Add => (pick(Opcode::Add32, Opcode::Add64), pick(Opcode::AddImm32, Opcode::AddImm64)),
+                    BinOp::Mul => (pick(Opcode::Mul32, Opcode::Mul64), pick(Opcode::MulImm32, Opcode::MulImm64)),
+                    BinOp::And => (Opcode::And, Opcode::AndImm),
+                    BinOp::Or => (Opcode::Or, Opcode::OrImm),
+                    _ => (Opcode::Xor, Opcode::XorImm),
+                };
+                // Bitwise operations keep sign-extended inputs sign-extended.
+                let bitwise = matches!(op, BinOp::And | BinOp::Or | BinOp::Xor);
+                let imm_ok = |c: u64| if bitwise { fits_imm(c) } else { usable(c) };
+                let v = match (lc, rc) {
+                    (_, Some(c)) if imm_ok(c) => {
+                        let a = self.reg(l)?;
+                        self.alu_imm(imm_op, a, if bitwise { c } else { imm(c) })
+                    }
+                    (Some(c), _) if imm_ok(c) => {
+                        let b = self.reg(r)?;
+                        self.alu_imm(imm_op, b, if bitwise { c } else { imm(c) })
+                    }
+                    _ => {
+                        let (a, b) = (self.reg(l)?, self.reg(r)?);
+                        self.alu(reg_op, a, b)
+                    }
+                };
+                return Ok(if narrow && !bitwise { self.normalize(v, width) } else { v });
+            }
+            BinOp::Sub => match (lc, rc) {
+                (_, Some(c)) if usable(c.wrapping_neg()) => {
+                    let a = self.reg(l)?;
+                    self.alu_imm(pick(Opcode::AddImm32, Opcode::AddImm64), a, imm(c.wrapping_neg()))
+                }
+                (Some(c), _) if usable(c) => {
+                    let b = self.reg(r)?;
+                    self.alu_imm(pick(Opcode::NegAddImm32, Opcode::NegAddImm64), b, imm(c))
+                }
+                _ => {
+                    let (a, b) = (self.reg(l)?, self.reg(r)?);
+                    self.alu(pick(Opcode::Sub32, Opcode::Sub64), a, b)
+                }
+            },
+            BinOp::UDiv | BinOp::URem | BinOp::SDiv | BinOp::SRem => {
+                let signed = matches!(op, BinOp::SDiv | BinOp::SRem);
+                let o = match op {
+                    BinOp::UDiv => pick(Opcode::DivU32, Opcode::DivU64),
+                    BinOp::URem => pick(Opcode::RemU32, Opcode::RemU64),
+                    BinOp::SDiv => pick(Opcode::DivS32, Opcode::DivS64),
+                    _ => pick(Opcode::RemS32, Opcode::RemS64),
+                };
+                let (mut a, mut b) = (self.reg(l)?, self.reg(r)?);
+                if narrow && !signed {
+                    a = self.zero_extend(a, width);
+                    b = self.zero_extend(b, width);
+                }
+                self.alu(o, a, b)
+            }
+            BinOp::Shl | BinOp::LShr | BinOp::AShr => {
+                let (reg_op, imm_op, alt_op) = match op {
+                    BinOp::Shl => (
+                        pick(Opcode::ShloL32, Opcode::ShloL64),
+                        pick(Opcode::ShloLImm32, Opcode::ShloLImm64),
+                        pick(Opcode::ShloLImmAlt32, Opcode::ShloLImmAlt64),
+                    ),
+                    BinOp::LShr => (
+                        pick(Opcode::ShloR32, Opcode::ShloR64),
+                        pick(Opcode::ShloRImm32, Opcode::ShloRImm64),
+                        pick(Opcode::ShloRImmAlt32, Opcode::ShloRImmAlt64),
+                    ),
+                    _ => (
+                        pick(Opcode::SharR32, Opcode::SharR64),
+                        pick(Opcode::SharRImm32, Opcode::SharRImm64),
+                        pick(Opcode::SharRImmAlt32, Opcode::SharRImmAlt64),
+                    ),
+                };
+                if let Some(c) = rc {
+                    let mut a = self.reg(l)?;
+                    if narrow && op == BinOp::LShr {
+                        a = self.zero_extend(a, width);
+                    }
+                    self.alu_imm(imm_op, a, c & 63)
+                } else {
+                    // The PVM takes shift amounts modulo the width: drop an explicit mask.
+                    let amount = self.shift_amount(r, width)?;
+                    match lc {
+                        Some(c) if !narrow && usable(c) && (op != BinOp::LShr || native32 || fits_imm(c)) => {
+                            self.alu_imm(alt_op, amount, imm(c))
+                        }
+                        _ => {
+                            let mut a = self.reg(l)?;
+                            if narrow && op == BinOp::LShr {
+                                a = self.zero_extend(a, width);
+                            }
+                            self.alu(reg_op, a, amount)
+                        }
+                    }
+                }
+            }
+        };
+        Ok(if narrow { self.normalize(v, width) } else { v })
+    }
+
+    /// The register for a shift amount, looking through `and amount, width-1`.
+    fn shift_amount(&mut self, r: Value, width: u32) -> Result<VReg> {
+        if width == 32 || width == 64 {
+            if let Some(lir::Inst { op: Op::Binary(BinOp::And, x, Value::Const(m)), .. }) = self.inst_of(r)
+                && *m == u64::from(width - 1)
+            {
+                return self.reg(*x);
+            }
+        }
+        self.reg(r)
+    }
+
+    // ---- compares and selects -------------------------------------------------------------
+
+    /// A compare producing 0 or 1.
+    fn compare_value(&mut self, pred: Pred, l: Value, r: Value) -> Result<VReg> {
+        let (pred, l, r) = self.canonical_compare(pred, l, r)?;
+        let a = self.compare_operand(l, pred)?;
+        let rc = self.constant_of(r);
+        let d = match (pred, rc) {
+            (Pred::Eq, Some(0)) => self.alu_imm(Opcode::SetLtUImm, a, 1),
+            (Pred::Ne, Some(0)) => self.alu_imm(Opcode::SetGtUImm, a, 0),
+            (Pred::Eq | Pred::Ne, _) => {
+                let x = match rc {
+                    Some(c) if fits_imm(c) => self.alu_imm(Opcode::XorImm, a, c),
+                    _ => {
+                        let b = self.compare_operand(r, pred)?;
+                        self.alu(Opcode::Xor, a, b)
+                    }
+                };
+                if pred == Pred::Eq {
+                    self.alu_imm(Opcode::SetLtUImm, x, 1)
+                } else {
+                    self.alu_imm(Opcode::SetGtUImm, x, 0)
+                }
+            }
+            (_, Some(c)) => self.compare_imm(pred, a, c, r)?,
+            _ => {
+                let b = self.compare_operand(r, pred)?;
+                let (lt, signed) = (pred, pred.is_signed());
+                let set = if signed { Opcode::SetLtS } else { Opcode::SetLtU };
+                match lt {
+                    Pred::Ult | Pred::Slt => self.alu(set, a, b),
+                    Pred::Ugt | Pred::Sgt => self.alu(set, b, a),
+                    Pred::Uge | Pred::Sge => {
+                        let t = self.alu(set, a, b);
+                        self.alu_imm(Opcode::XorImm, t, 1)
+                    }
+                    _ => {
+                        let t = self.alu(set, b, a);
+                        self.alu_imm(Opcode::XorImm, t, 1)
+                    }
+                }
+            }
+        };
+        Ok(d)
+    }
+
+    /// `a pred c` for a constant `c` (not eq/ne).
+    fn compare_imm(&mut self, pred: Pred, a: VReg, c: u64, r: Value) -> Result<VReg> {
+        let signed = pred.is_signed();
+        let (lt_imm, gt_imm) =
+            if signed { (Opcode::SetLtSImm, Opcode::SetGtSImm) } else { (Opcode::SetLtUImm, Opcode::SetGtUImm) };
+        let max = if signed { i64::MAX as u64 } else { u64::MAX };
+        let min = if signed { i64::MIN as u64 } else { 0 };
+        Ok(match pred {
+            Pred::Ult | Pred::Slt if fits_imm(c) => self.alu_imm(lt_imm, a, c),
+            Pred::Ugt | Pred::Sgt if fits_imm(c) => self.alu_imm(gt_imm, a, c),
+            // a <= c  ⇔  a < c + 1
+            Pred::Ule | Pred::Sle if c != max && fits_imm(c.wrapping_add(1)) => {
+                self.alu_imm(lt_imm, a, c.wrapping_add(1))
+            }
+            // a >= c  ⇔  a > c - 1
+            Pred::Uge | Pred::Sge if c != min && fits_imm(c.wrapping_sub(1)) => {
+                self.alu_imm(gt_imm, a, c.wrapping_sub(1))
+            }
+            _ => {
+                let b = self.compare_operand(r, pred)?;
+                let set = if signed { Opcode::SetLtS } else { Opcode::SetLtU };
+                match pred {
+                    Pred::Ult | Pred::Slt => self.alu(set, a, b),
+                    Pred::Ugt | Pred::Sgt => self.alu(set, b, a),
+                    Pred::Uge | Pred::Sge => {
+                        let t = self.alu(set, a, b);
+                        self.alu_imm(Opcode::XorImm, t, 1)
+                    }
+                    _ => {
+                        let t = self.alu(set, b, a);
+                        self.alu_imm(Opcode::XorImm, t, 1)
+                    }
+                }
+            }
+        })
+    }
+
+    /// Puts a constant on the right.
+    fn canonical_compare(&self, pred: Pred, l: Value, r: Value) -> Result<(Pred, Value, Value)> {
+        if self.constant_of(l).is_some() && self.constant_of(r).is_none() {
+            Ok((pred.swapped(), r, l))
+        } else {
+            Ok((pred, l, r))
+        }
+    }
+
+    /// A compare operand in a register; 1-bit values in signed compares become 0/-1.
+    fn compare_operand(&mut self, v: Value, pred: Pred) -> Result<VReg> {
+        let r = self.reg(v)?;
+        if pred.is_signed() && self.ty(v) == 1 {
+            return Ok(self.alu_imm(Opcode::NegAddImm64, r, 0));
+        }
+        Ok(r)
+    }
+
+    /// A compare-and-branch condition `(pred, a, b)` for an i1 value.
+    fn branch_condition(&mut self, c: Value) -> Result<(Pred, VReg, Rhs)> {
+        if let Value::Inst(i) = c
+            && self.folded[i]
+            && let Op::ICmp(pred, l, r) = self.f.insts[i].op
+        {
+            let (pred, l, r) = self.canonical_compare(pred, l, r)?;
+            let a = self.compare_operand(l, pred)?;
+            let b = match self.constant_of(r) {
+                Some(k) if fits_imm(k) && !(pred.is_signed() && self.ty(r) == 1) => Rhs::Imm(k),
+                _ => Rhs::Reg(self.compare_operand(r, pred)?),
+            };
+            return Ok((pred, a, b));
+        }
+        if let Some(k) = self.constant_of(c) {
+            let a = self.constant(k);
+            return Ok((Pred::Ne, a, Rhs::Imm(0)));
+        }
+        Ok((Pred::Ne, self.reg(c)?, Rhs::Imm(0)))
+    }
+
+    fn select(&mut self, c: Value, a: Value, b: Value) -> Result<VReg> {
+        // The condition as a register tested against zero.
+        let (cond, nonzero) = match c {
+            Value::Inst(i) if self.folded[i] => {
+                let Op::ICmp(pred, l, r) = self.f.insts[i].op else { unreachable!("only compares fold into selects") };
+                match (pred, self.constant_of(r), self.constant_of(l)) {
+                    (Pred::Eq, Some(0), _) => (self.reg(l)?, false),
+                    (Pred::Ne, Some(0), _) => (self.reg(l)?, true),
+                    (Pred::Eq, _, Some(0)) => (self.reg(r)?, false),
+                    (Pred::Ne, _, Some(0)) => (self.reg(r)?, true),
+                    _ => (self.compare_value(pred, l, r)?, true),
+                }
+            }
+            _ => (self.reg(c)?, true),
+        };
+        let (nz, iz, nz_imm, iz_imm) = (Opcode::CmovNz, Opcode::CmovIz, Opcode::CmovNzImm, Opcode::CmovIzImm);
+        // `when` is chosen when the condition holds (cond != 0 if `nonzero`).
+        let (when, otherwise) = (a, b);
+        let (hold_op, hold_imm, fail_imm) = if nonzero { (nz, nz_imm, iz_imm) } else { (iz, iz_imm, nz_imm) };
+        let d = self.vreg();
+        match (self.constant_of(when), self.constant_of(otherwise)) {
+            (Some(k), _) if fits_imm(k) => {
+                let old = self.reg(otherwise)?;
+                self.emit(MInst::CmovImm { op: hold_imm, dst: d, old, cond, imm: k });
+            }
+            (None, Some(k)) if fits_imm(k) => {
+                let old = self.reg(when)?;
+                self.emit(MInst::CmovImm { op: fail_imm, dst: d, old, cond, imm: k });
+            }
+            _ => {
+                let old = self.reg(otherwise)?;
+                let value = self.reg(when)?;
+                self.emit(MInst::Cmov { op: hold_op, dst: d, old, value, cond });
+            }
+        }
+        Ok(d)
+    }
+
+    // ---- casts ----------------------------------------------------------------------------
+
+    fn cast(&mut self, cast: Cast, v: Value, from: u32, to: u32) -> Result<VReg> {
+        let r = self.reg(v)?;
+        Ok(match cast {
+            Cast::Trunc if to == from => r,
+            Cast::Trunc => self.normalize(r, to),
+            Cast::SExt if from == 1 => self.alu_imm(Opcode::NegAddImm64, r, 0),
+            Cast::SExt => r,
+            Cast::ZExt if from == 1 => r,
+            Cast::ZExt => {
+                if let Value::Inst(l) = v
+                    && self.zext_loads[l]
+                {
+                    r
+                } else {
+                    self.zero_extend(r, from)
+                }
+            }
+        })
+    }
+
+    // ---- control flow ---------------------------------------------------------------------
+
+    /// The MIR target and arguments of the edge `from → to`; splits critical edges.
+    fn edge(&mut self, from: BlockId, to: BlockId, multi_succ: bool) -> Result<(usize, Vec<VReg>)> {
+        let phis: Vec<Value> = self.f.blocks[to]
+            .insts
+            .iter()
+            .filter_map(|&i| match &self.f.insts[i].op {
+                Op::Phi(incoming) => Some(incoming.iter().find(|(_, p)| *p == from).map_or(Value::Undef, |x| x.0)),
+                _ => None,
+            })
+            .collect();
+        let target = self.lir_block[to];
+        if multi_succ && self.preds[to].len() > 1 {
+            let label = format!("{}.e{}", self.f.name, self.blocks.len());
+            let edge = self.new_block(label);
+            let saved = self.current;
+            self.current = edge;
+            let args = phis.iter().map(|&v| self.reg(v)).collect::<Result<Vec<_>>>()?;
+            self.emit(MInst::Jump { target, args: args.clone() });
+            self.blocks[edge].3.push((target, args));
+            self.current = saved;
+            return Ok((edge, Vec::new()));
+        }
+        let args = phis.iter().map(|&v| self.reg(v)).collect::<Result<Vec<_>>>()?;
+        Ok((target, args))
+    }
+
+    fn cond_branch(&mut self, b: BlockId, c: Value, t: BlockId, f: BlockId) -> Result<()> {
+        if t == f {
+            let (target, args) = self.edge(b, t, false)?;
+            self.emit(MInst::Jump { target, args: args.clone() });
+            self.blocks[self.current].3.push((target, args));
+            return Ok(());
+        }
+        let (pred, a, rhs) = self.branch_condition(c)?;
+        let (taken, taken_args) = self.edge(b, t, true)?;
+        let (not_taken, not_taken_args) = self.edge(b, f, true)?;
+        let cur = self.current;
+        self.blocks[cur].3.push((taken, taken_args));
+        self.blocks[cur].3.push((not_taken, not_taken_args));
+        self.emit(MInst::Branch { pred, a, b: rhs, taken: 0, not_taken: 1 });
+        Ok(())
+    }
+
+    fn switch(&mut self, b: BlockId, value: Value, default: BlockId, cases: &[(u64, BlockId)]) -> Result<()> {
+        let v = self.reg(value)?;
+        let width = self.ty(value);
+        // One successor per distinct target.
+        let mut targets: Vec<BlockId> = vec![default];
+        for &(_, t) in cases {
+            if !targets.contains(&t) {
+                targets.push(t);
+            }
+        }
+        let multi = targets.len() > 1;
+        let mut succs = Vec::new();
+        for &t in &targets {
+            succs.push(self.edge(b, t, multi)?);
+        }
+        let index_of = |t: BlockId| targets.iter().position(|&x| x == t).expect("every target is listed");
+        let mut sorted: Vec<(i64, usize)> = cases.iter().map(|&(c, t)| (c as i64, index_of(t))).collect();
+        sorted.sort();
+        let kind = match (sorted.first(), sorted.last()) {
+            (Some(&(min, _)), Some(&(max, _)))
+                if sorted.len() >= 4 && (max.wrapping_sub(min) as u64) <= 3 * sorted.len() as u64 + 8 =>
+            {
+                let len = max.wrapping_sub(min) as u64 + 1;
+                let mut entries = vec![0usize; len as usize];
+                for &(c, s) in &sorted {
+                    entries[c.wrapping_sub(min) as usize] = s;
+                }
+                let index = if min == 0 {
+                    v
+                } else if width == 32 {
+                    self.alu_imm(Opcode::AddImm32, v, imm32((min as u64).wrapping_neg()))
+                } else {
+                    let m = self.constant(min as u64);
+                    self.alu(Opcode::Sub64, v, m)
+                };
+                let doubled = self.alu(Opcode::Add64, index, index);
+                SwitchKind::Table { index, doubled, len, base: 0, entries }
+            }
+            _ => SwitchKind::Compare { value: v, cases: sorted.iter().map(|&(c, s)| (c as u64, s)).collect() },
+        };
+        let kind = match kind {
+            SwitchKind::Table { index, doubled, len, entries, .. } => {
+                let labels = entries.iter().map(|&s| self.blocks[succs[s].0].0.clone()).collect();
+                let base = (self.m.reserve_switch_table)(labels);
+                SwitchKind::Table { index, doubled, len, base, entries }
+            }
+            other => other,
+        };
+        let cur = self.current;
+        for s in succs {
+            self.blocks[cur].3.push(s);
+        }
+        self.emit(MInst::Switch { kind, default: 0 });
+        Ok(())
+    }
+
+    // ---- calls ----------------------------------------------------------------------------
+
+    fn call_clobbers(results: &[(VReg, regalloc2::PReg)]) -> PRegSet {
+        let mut set = PRegSet::empty();
+        for r in abi::CALLER_SAVED {
+            if !results.iter().any(|(_, p)| p.hw_enc() == r as usize) {
+                set.add(preg(r));
+            }
+        }
+        set
+    }
+
+    fn call_args(&mut self, args: &[Value]) -> Result<Vec<(VReg, regalloc2::PReg)>> {
+        let mut fixed = Vec::new();
+        for (k, &a) in args.iter().enumerate() {
+            let r = self.reg(a)?;
+            if k < abi::ARG_REGS.len() {
+                fixed.push((r, preg(abi::ARG_REGS[k])));
+            } else {
+                let offset = 8 * (k - abi::ARG_REGS.len()) as u32;
+                self.emit(MInst::StoreStackArg { value: r, offset });
+                self.outgoing_args = self.outgoing_args.max(offset + 8);
+            }
+        }
+        Ok(fixed)
+    }
+
+    fn result_regs(&mut self, i: InstId) -> Vec<(VReg, regalloc2::PReg)> {
+        match &self.f.insts[i].ty {
+            Ty::Void => Vec::new(),
+            _ => {
+                let v = self.vreg();
+                self.values[i] = Some(v);
+                vec![(v, preg(abi::RESULT_REGS[0]))]
+            }
+        }
+    }
+
+    /// Lowers a call; returns true when the rest of the block is unreachable.
+    fn call(&mut self, i: InstId, callee: &Callee, args: &[Value]) -> Result<bool> {
+        match callee {
+            Callee::Function(id) => {
+                let target = CallTarget::Label(self.m.function_names[*id].clone());
+                let fixed = self.call_args(args)?;
+                let results = self.result_regs(i);
+                let clobbers = Self::call_clobbers(&results);
+                self.emit(MInst::Call { target, args: fixed, results, clobbers });
+            }
+            Callee::CallIndirect(sig) => match (self.m.dispatch)(*sig) {
+                IndirectDispatch::Trap => {
+                    self.emit(MInst::Trap);
+                    return Ok(true);
+                }
+                IndirectDispatch::Table { base, check } => {
+                    let index = self.reg(args[0])?;
+                    let doubled_index = self.alu(Opcode::Add64, index, index);
+                    let mut fixed = self.call_args(&args[1..])?;
+                    if let Some(id) = check {
+                        let s = self.vreg();
+                        self.emit(MInst::LoadImm { dst: s, value: id });
+                        fixed.push((s, preg(SIGNATURE_REG)));
+                    }
+                    let results = self.result_regs(i);
+                    let clobbers = Self::call_clobbers(&results);
+                    self.emit(MInst::Call {
+                        target: CallTarget::Table { doubled_index, base },
+                        args: fixed,
+                        results,
+                        clobbers,
+                    });
+                }
+            },
+            Callee::MemoryGrow => self.runtime_call(i, Routine::MemoryGrow, args)?,
+            Callee::Ecalli(index) => {
+                let fixed = self.call_args(args)?;
+                let mut results = self.result_regs(i);
+                let r8 = self.vreg();
+                if self.m.host_r8_slot.is_some() {
+                    results.push((r8, preg(abi::RESULT_REGS[1])));
+                }
+                let mut clobbers = PRegSet::empty();
+                for r in abi::ARG_REGS {
+                    if !results.iter().any(|(_, p)| p.hw_enc() == r as usize) {
+                        clobbers.add(preg(r));
+                    }
+                }
+                self.emit(MInst::Ecalli { index: *index, args: fixed, results, clobbers });
+                if let Some(slot) = self.m.host_r8_slot {
+                    self.emit(MInst::Store { bytes: 8, value: StoreValue::Reg(r8), base: None, offset: slot as u32 });
+                }
+            }
+            Callee::HostR8 => {
+                let slot = self.m.host_r8_slot.ok_or_else(|| err("internal error: host_r8 without its slot"))?;
+                let d = self.vreg();
+                self.emit(MInst::Load { op: Opcode::LoadIndU64, dst: d, base: None, offset: slot as u32 });
+                self.values[i] = Some(d);
+            }
+            Callee::Intrinsic(name) => return self.intrinsic(i, name, args),
+        }
+        Ok(false)
+    }
+
+    fn runtime_call(&mut self, i: InstId, routine: Routine, args: &[Value]) -> Result<()> {
+        let label = (self.m.runtime)(routine);
+        let fixed = self.call_args(args)?;
+        let results = self.result_regs(i);
+        let clobbers = Self::call_clobbers(&results);
+        self.emit(MInst::Call { target: CallTarget::Label(label), args: fixed, results, clobbers });
+        Ok(())
+    }
+
+    fn unary(&mut self, op: Opcode, v: Value) -> Result<VReg> {
+        let src = self.reg(v)?;
+        let d = self.vreg();
+        self.emit(MInst::Unary { op, dst: d, src });
+        Ok(d)
+    }
+
+    /// Lowers an LLVM intrinsic call.
+    fn intrinsic(&mut self, i: InstId, name: &str, args: &[Value]) -> Result<bool> {
+        let base = name.split('.').take(2).collect::<Vec<_>>().join(".");
+        let width = self.f.insts[i].ty.bits();
+        let w32 = width == 32;
+        let v = match base.as_str() {
+            "llvm.trap" => {
+                self.emit(MInst::Trap);
+                return Ok(true);
+            }
+            "llvm.assume" | "llvm.lifetime" | "llvm.dbg" | "llvm.experimental" | "llvm.donothing" => return Ok(false),
+            "llvm.expect" => self.reg(args[0])?,
+            "llvm.ctlz" | "llvm.cttz" | "llvm.ctpop" => {
+                let (o32, o64) = match base.as_str() {
+                    "llvm.ctlz" => (Opcode::LeadingZeroBits32, Opcode::LeadingZeroBits64),
+                    "llvm.cttz" => (Opcode::TrailingZeroBits32, Opcode::TrailingZeroBits64),
+                    _ => (Opcode::CountSetBits32, Opcode::CountSetBits64),
+                };
+                match width {
+                    32 => self.unary(o32, args[0])?,
+                    64 => self.unary(o64, args[0])?,
+                    w => {
+                        // Narrow widths: count in 64 bits on the zero-extended value.
+                        let x = self.reg(args[0])?;
+                        let z = self.zero_extend(x, w);
+                        let d = self.vreg();
+                        match base.as_str() {
+                            "llvm.ctlz" => {
+                                self.emit(MInst::Unary { op: Opcode::LeadingZeroBits64, dst: d, src: z });
+                                let r = self.alu_imm(Opcode::AddImm64, d, (-(64 - i64::from(w))) as u64);
+                                return self.done(i, r);
+                            }
+                            "llvm.cttz" => {
+                                let bit = self.alu_imm(Opcode::OrImm, z, 1u64 << w);
+                                self.emit(MInst::Unary { op: Opcode::TrailingZeroBits64, dst: d, src: bit });
+                            }
+                            _ => self.emit(MInst::Unary { op: Opcode::CountSetBits64, dst: d, src: z }),
+                        }
+                        d
+                    }
+                }
+            }
+            "llvm.fshl" | "llvm.fshr" if args[0] == args[1] && (w32 || width == 64) => {
+                let left = base == "llvm.fshl";
+                let x = self.reg(args[0])?;
+                match self.constant_of(args[2]) {
+                    Some(c) => {
+                        let amount = c & u64::from(width - 1);
+                        let right = if left { (u64::from(width) - amount) % u64::from(width) } else { amount };
+                        self.alu_imm(if w32 { Opcode::RotR32Imm } else { Opcode::RotR64Imm }, x, right)
+                    }
+                    None => {
+                        let amount = self.shift_amount(args[2], width)?;
+                        let op = match (left, w32) {
+                            (true, true) => Opcode::RotL32,
+                            (true, false) => Opcode::RotL64,
+                            (false, true) => Opcode::RotR32,
+                            (false, false) => Opcode::RotR64,
+                        };
+                        self.alu(op, x, amount)
+                    }
+                }
+            }
+            "llvm.fshl" | "llvm.fshr" => self.funnel_shift(base == "llvm.fshl", args, width)?,
+            "llvm.smin" | "llvm.smax" | "llvm.umin" | "llvm.umax" => {
+                let op = match base.as_str() {
+                    "llvm.smin" => Opcode::Min,
+                    "llvm.smax" => Opcode::Max,
+                    "llvm.umin" => Opcode::MinU,
+                    _ => Opcode::MaxU,
+                };
+                let (a, b) = (self.reg(args[0])?, self.reg(args[1])?);
+                self.alu(op, a, b)
+            }
+            "llvm.abs" => {
+                let x = self.reg(args[0])?;
+                let negated = self.alu_imm(if w32 { Opcode::NegAddImm32 } else { Opcode::NegAddImm64 }, x, 0);
+                let m = self.alu(Opcode::Max, x, negated);
+                if width == 64 || w32 { m } else { self.normalize(m, width) }
+            }
+            "llvm.bswap" => {
+                let x = self.reg(args[0])?;
+                let r = self.vreg();
+                self.emit(MInst::Unary { op: Opcode::ReverseBytes, dst: r, src: x });
+                if width == 64 { r } else { self.alu_imm(Opcode::SharRImm64, r, u64::from(64 - width)) }
+            }
+            "llvm.memset" => {
+                self.memory_routine(Routine::Memset, args)?;
+                return Ok(false);
+            }
+            "llvm.memcpy" | "llvm.memmove" => {
+                self.memory_routine(Routine::Memmove, args)?;
+                return Ok(false);
+            }
+            "llvm.uadd" | "llvm.usub" | "llvm.sadd" | "llvm.ssub" | "llvm.umul" | "llvm.smul" => {
+                return self.overflow_intrinsic(i, name, args);
+            }
+            _ => return Err(err(format!("internal error: the back end does not support the intrinsic {name}"))),
+        };
+        self.done(i, v)
+    }
+
+    fn done(&mut self, i: InstId, v: VReg) -> Result<bool> {
+        self.values[i] = Some(v);
+        Ok(false)
+    }
+
+    /// `fshl(a, b, s)` / `fshr(a, b, s)` with different inputs.
+    fn funnel_shift(&mut self, left: bool, args: &[Value], width: u32) -> Result<VReg> {
+        if width != 32 && width != 64 {
+            return Err(err(format!("internal error: {width}-bit funnel shifts are not supported")));
+        }
+        let (a, b) = (self.reg(args[0])?, self.reg(args[1])?);
+        let w = u64::from(width);
+        let s = self.reg(args[2])?;
+        let amount = self.alu_imm(Opcode::AndImm, s, w - 1);
+        let w32 = width == 32;
+        let (shl, shr) = if w32 { (Opcode::ShloL32, Opcode::ShloR32) } else { (Opcode::ShloL64, Opcode::ShloR64) };
+        // fshl: (a << s) | (b >> (w - s)), with s = 0 giving a. fshr: (a << (w - s)) | (b >> s), s = 0 giving b.
+        let inverse = self.alu_imm(if w32 { Opcode::NegAddImm32 } else { Opcode::NegAddImm64 }, amount, w);
+        let (hi, lo) = if left {
+            (self.alu(shl, a, amount), self.alu(shr, b, inverse))
+        } else {
+            (self.alu(shl, a, inverse), self.alu(shr, b, amount))
+        };
+        let combined = self.alu(Opcode::Or, hi, lo);
+        let keep = if left { a } else { b };
+        let d = self.vreg();
+        self.emit(MInst::Cmov { op: Opcode::CmovIz, dst: d, old: combined, value: keep, cond: amount });
+        Ok(d)
+    }
+
+    /// `{result, overflow}` intrinsics.
+    fn overflow_intrinsic(&mut self, i: InstId, name: &str, args: &[Value]) -> Result<bool> {
+        let Ty::Struct(fields) = &self.f.insts[i].ty else {
+            return Err(err(format!("internal error: {name} without an aggregate result")));
+        };
+        let width = fields[0];
+        let (a, b) = (self.reg(args[0])?, self.reg(args[1])?);
+        let w32 = width == 32;
+        let (result, overflow) = if name.starts_with("llvm.uadd") && (w32 || width == 64) {
+            let sum = self.alu(if w32 { Opcode::Add32 } else { Opcode::Add64 }, a, b);
+            let o = self.alu(Opcode::SetLtU, sum, a);
+            (sum, o)
+        } else if name.starts_with("llvm.usub") && (w32 || width == 64) {
+            let diff = self.alu(if w32 { Opcode::Sub32 } else { Opcode::Sub64 }, a, b);
+            let o = self.alu(Opcode::SetLtU, a, b);
+            (diff, o)
+        } else if name.starts_with("llvm.umul") && w32 {
+            let za = self.zero_extend(a, 32);
+            let zb = self.zero_extend(b, 32);
+            let full = self.alu(Opcode::Mul64, za, zb);
+            let high = self.alu_imm(Opcode::ShloRImm64, full, 32);
+            let o = self.alu_imm(Opcode::SetGtUImm, high, 0);
+            let r = self.normalize(full, 32);
+            (r, o)
+        } else if name.starts_with("llvm.umul") && width == 64 {
+            let high = self.alu(Opcode::MulUpperUU, a, b);
+            let o = self.alu_imm(Opcode::SetGtUImm, high, 0);
+            (self.alu(Opcode::Mul64, a, b), o)
+        } else if (name.starts_with("llvm.sadd") || name.starts_with("llvm.ssub")) && w32 {
+            // Exact in 64 bits: overflow iff the 64-bit result differs from its 32-bit form.
+            let full = self.alu(if name.starts_with("llvm.sadd") { Opcode::Add64 } else { Opcode::Sub64 }, a, b);
+            let r = self.normalize(full, 32);
+            let x = self.alu(Opcode::Xor, full, r);
+            let o = self.alu_imm(Opcode::SetGtUImm, x, 0);
+            (r, o)
+        } else if name.starts_with("llvm.smul") && w32 {
+            let full = self.alu(Opcode::Mul64, a, b);
+            let r = self.normalize(full, 32);
+            let x = self.alu(Opcode::Xor, full, r);
+            let o = self.alu_imm(Opcode::SetGtUImm, x, 0);
+            (r, o)
+        } else {
+            return Err(err(format!("internal error: the back end does not support the intrinsic {name}")));
+        };
+        self.aggregates.insert(i, vec![result, overflow]);
+        Ok(false)
+    }
+
+    /// memset / memcpy / memmove: small constant sizes inline, others through the runtime.
+    fn memory_routine(&mut self, routine: Routine, args: &[Value]) -> Result<()> {
+        if let Some(len) = self.constant_of(args[2])
+            && len <= 32
+        {
+            return self.inline_memory(routine, args, len);
+        }
+        let label = (self.m.runtime)(routine);
+        let fixed = self.call_args(&args[..3])?;
+        let clobbers = Self::call_clobbers(&[]);
+        self.emit(MInst::Call { target: CallTarget::Label(label), args: fixed, results: Vec::new(), clobbers });
+        Ok(())
+    }
+
+    fn inline_memory(&mut self, routine: Routine, args: &[Value], len: u64) -> Result<()> {
+        let (dst, dst_off) = self.address(args[0])?;
+        let chunks = chunk_sizes(len);
+        match routine {
+            Routine::Memset => {
+                let byte = self.constant_of(args[1]).map(|c| c & 0xff);
+                let pattern = match byte {
+                    Some(b) => StoreValue::Imm(b * 0x0101_0101_0101_0101),
+                    None => {
+                        let x = self.reg(args[1])?;
+                        let low = self.zero_extend(x, 8);
+                        let p = self.alu_imm(Opcode::MulImm64, low, 0x0101_0101);
+                        let hi = self.alu_imm(Opcode::ShloLImm64, p, 32);
+                        StoreValue::Reg(self.alu(Opcode::Or, p, hi))
+                    }
+                };
+                let mut at = 0u64;
+                for size in chunks {
+                    let value = match pattern {
+                        StoreValue::Imm(p) if size == 8 && !fits_imm(p) => StoreValue::Reg(self.constant(p)),
+                        StoreValue::Imm(p) => StoreValue::Imm(if size < 8 { imm32(p) } else { p }),
+                        reg => reg,
+                    };
+                    let offset = (dst_off as u64).wrapping_add(at) as u32;
+                    self.emit(MInst::Store { bytes: size as u32, value, base: dst, offset });
+                    at += size;
+                }
+            }
+            _ => {
+                // Load everything first: the ranges may overlap.
+                let (src, src_off) = self.address(args[1])?;
+                let mut loaded = Vec::new();
+                let mut at = 0u64;
+                for size in chunks {
+                    let d = self.vreg();
+                    let offset = (src_off as u64).wrapping_add(at) as u32;
+                    self.emit(MInst::Load { op: load_opcode(size as u32, 64, true), dst: d, base: src, offset });
+                    loaded.push((d, size, at));
+                    at += size;
+                }
+                for (d, size, at) in loaded {
+                    let offset = (dst_off as u64).wrapping_add(at) as u32;
+                    self.emit(MInst::Store { bytes: size as u32, value: StoreValue::Reg(d), base: dst, offset });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Splits `len` bytes into 8, 4, 2 and 1-byte accesses.
+fn chunk_sizes(len: u64) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut left = len;
+    for size in [8, 4, 2, 1] {
+        while left >= size {
+            out.push(size);
+            left -= size;
+        }
+    }
+    out
+}
+
+/// The indirect load opcode for `bytes` bytes yielding a `width`-bit value; `zero`
+/// forces a zero-extending load.
+fn load_opcode(bytes: u32, width: u32, zero: bool) -> Opcode {
+    match (bytes, zero || width == 1) {
+        (1, true) => Opcode::LoadIndU8,
+        (1, false) => Opcode::LoadIndI8,
+        (2, true) => Opcode::LoadIndU16,
+        (2, false) => Opcode::LoadIndI16,
+        (4, true) => Opcode::LoadIndU32,
+        (4, false) => Opcode::LoadIndI32,
+        _ => Opcode::LoadIndU64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(imm32(0xffff_ffff), u64::MAX);
+        assert_eq!(imm32(0x1_0000_0005), 5);
+        assert_eq!(chunk_sizes(15), vec![8, 4, 2, 1]);
+        assert_eq!(chunk_sizes(16), vec![8, 8]);
+        assert_eq!(load_opcode(4, 32, false), Opcode::LoadIndI32);
+        assert_eq!(load_opcode(4, 64, true), Opcode::LoadIndU32);
+        assert_eq!(load_opcode(1, 1, false), Opcode::LoadIndU8);
+    }
+}

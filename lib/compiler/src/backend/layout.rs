@@ -1,0 +1,172 @@
+//! The memory layout of a compiled program (documented in `docs/memory.md`):
+//!
+//! ```text
+//! 0x10000                read-only data: constant LLVM globals (passive data segments,
+//!                        lookup tables)
+//! B = 0x20000 + Z(ro)    linear memory: initial contents in rw data, the rest heap pages;
+//!                        grows upward with sbrk
+//! ...                    unmapped
+//! STACK_TOP - G - S      stack (S bytes), growing down from STACK_TOP - G
+//! STACK_TOP - G          mutable globals (G bytes), initialised by the entry code
+//! 0xFEFE0000             STACK_TOP
+//! 0xFEFF0000             arguments (read-only), seen by `main` at address 0xFEFF0000 - B
+//! ```
+
+use crate::abi;
+use crate::error::{CompileError, Result};
+use crate::ffi::{ConstEnv, RawValue};
+use inkwell::module::Module;
+use inkwell::targets::TargetData;
+use pvm_isa::spi::{self, PAGE_SIZE, STACK_TOP, ZONE_SIZE};
+use std::collections::HashMap;
+
+/// WebAssembly page size.
+pub const WASM_PAGE: u64 = 65536;
+/// Unmapped bytes kept between the largest linear memory and the stack.
+const STACK_GUARD: u64 = ZONE_SIZE as u64;
+
+/// Where everything lives.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// Address of every LLVM global by name.
+    pub addresses: HashMap<String, u64>,
+    /// Read-only data.
+    pub ro_data: Vec<u8>,
+    /// The memory base `B`.
+    pub memory_base: u64,
+    /// Bytes of mutable globals at the top of the stack region.
+    pub globals_size: u64,
+    /// Non-zero initial values of mutable globals: (address, bytes).
+    pub global_inits: Vec<(u64, Vec<u8>)>,
+    /// Largest memory size in pages `memory.grow` may reach.
+    pub max_pages: u64,
+    /// Stack size in bytes (without the globals).
+    pub stack_size: u32,
+}
+
+impl Layout {
+    /// Lays out the globals of the optimised module. `declared_max` is the memory's
+    /// declared maximum in pages.
+    pub fn new(module: &Module<'_>, td: &TargetData, stack_size: u32, declared_max: Option<u64>) -> Result<Self> {
+        let mut ro = Vec::new();
+        let mut ro_data = Vec::new();
+        let mut top = Vec::new();
+        let mut globals_size = 0u64;
+        for global in module.get_globals() {
+            let raw = RawValue::of(&global);
+            let name = raw.name();
+            if name == abi::MEMORY {
+                continue;
+            }
+            let size = raw.global_value_size(td).max(1);
+            if global.is_constant() {
+                let at = align(ro_data_len(&ro), 8);
+                ro.push((name, at, size, raw));
+                ro_data.resize((at + size) as usize, 0);
+            } else {
+                let at = align(globals_size, size.min(8));
+                top.push((name, at, size, raw));
+                globals_size = at + size;
+            }
+        }
+        let globals_size = align(globals_size, 8);
+        let ro_len = ro_data.len() as u64;
+        if ro_len > u64::from(spi::MAX_E3) {
+            return Err(CompileError::new(format!("{ro_len} bytes of constant data exceed the SPI limit")));
+        }
+        let memory_base = 2 * u64::from(ZONE_SIZE) + spi::zone_align(ro_len);
+        let globals_start = u64::from(STACK_TOP) - globals_size;
+        let mut addresses = HashMap::new();
+        addresses.insert(abi::MEMORY.to_string(), memory_base);
+        for (name, at, _, _) in &ro {
+            addresses.insert(name.clone(), u64::from(ZONE_SIZE) + at);
+        }
+        for (name, at, _, _) in &top {
+            addresses.insert(name.clone(), globals_start + at);
+        }
+        let lookup = |name: &str| addresses.get(name).copied();
+        let env = ConstEnv { target_data: td, address_of: &lookup };
+        for (name, at, size, raw) in &ro {
+            let bytes = initializer(*raw, *size, &env, name)?;
+            ro_data[*at as usize..(*at + *size) as usize].copy_from_slice(&bytes);
+        }
+        let mut global_inits = Vec::new();
+        for (name, at, size, raw) in &top {
+            let bytes = initializer(*raw, *size, &env, name)?;
+            if bytes.iter().any(|&b| b != 0) {
+                global_inits.push((globals_start + at, bytes));
+            }
+        }
+        let stack_bottom = globals_start - u64::from(stack_size);
+        let layout_max = (stack_bottom - STACK_GUARD - memory_base) / WASM_PAGE;
+        let max_pages = declared_max.map_or(layout_max, |m| m.min(layout_max));
+        Ok(Layout { addresses, ro_data, memory_base, globals_size, global_inits, max_pages, stack_size })
+    }
+
+    /// The address of a global.
+    pub fn address(&self, name: &str) -> Option<u64> {
+        self.addresses.get(name).copied()
+    }
+
+    /// The SPI stack size: the stack plus the globals area, page-aligned.
+    pub fn spi_stack_size(&self) -> u32 {
+        spi::page_align(u64::from(self.stack_size) + self.globals_size) as u32
+    }
+}
+
+fn ro_data_len(ro: &[(String, u64, u64, RawValue)]) -> u64 {
+    ro.last().map_or(0, |(_, at, size, _)| at + size)
+}
+
+fn align(x: u64, to: u64) -> u64 {
+    x.div_ceil(to.max(1)) * to.max(1)
+}
+
+fn initializer(raw: RawValue, size: u64, env: &ConstEnv<'_>, name: &str) -> Result<Vec<u8>> {
+    match raw.initializer() {
+        Some(init) => init.bytes(size, env).map_err(|e| CompileError::new(format!("initializer of {name}: {e}"))),
+        None => Ok(vec![0; size as usize]),
+    }
+}
+
+/// The linear memory's initial image split as SPI wants it: rw data (up to the last
+/// non-zero byte) and heap pages for the rest of the initial memory.
+pub fn memory_image(initial_pages: u64, segments: &[(u64, &[u8])]) -> Result<(Vec<u8>, u16)> {
+    let end = segments.iter().filter(|(_, b)| !b.is_empty()).map(|(o, b)| o + b.len() as u64).max().unwrap_or(0);
+    let mut image = vec![0u8; end as usize];
+    for (offset, bytes) in segments {
+        image[*offset as usize..*offset as usize + bytes.len()].copy_from_slice(bytes);
+    }
+    while image.last() == Some(&0) {
+        image.pop();
+    }
+    if image.len() as u64 > u64::from(spi::MAX_E3) {
+        return Err(CompileError::new(format!(
+            "the initial memory image ({} bytes up to its last non-zero byte) exceeds the SPI limit of {} bytes",
+            image.len(),
+            spi::MAX_E3
+        )));
+    }
+    let total = initial_pages * WASM_PAGE;
+    let heap = (total - spi::page_align(image.len() as u64).min(total)) / u64::from(PAGE_SIZE);
+    let heap = u16::try_from(heap).map_err(|_| {
+        CompileError::new(format!("an initial memory of {initial_pages} pages exceeds the SPI heap limit"))
+    })?;
+    Ok((image, heap))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_image_trims_zeros_and_counts_heap_pages() {
+        let (image, heap) = memory_image(1, &[(16, &[1, 2, 0, 0]), (4, &[0])]).unwrap();
+        assert_eq!(image, vec![0; 16].into_iter().chain([1, 2]).collect::<Vec<_>>());
+        assert_eq!(heap, 15);
+        let (image, heap) = memory_image(2, &[]).unwrap();
+        assert!(image.is_empty());
+        assert_eq!(heap, 32);
+        assert_eq!(memory_image(0, &[]).unwrap(), (vec![], 0));
+    }
+}

@@ -1,0 +1,176 @@
+//! The PVM back end: from the optimised LLVM module to a PVM assembly program.
+//!
+//! Phases, each with its own data: memory [`layout`] → [`import`] into [`lir`] →
+//! instruction selection ([`isel`]) into [`mir`] → register allocation (`regalloc2`) →
+//! [`emit`] into `pvm_asm` items, plus the [`runtime`] routines the code calls.
+
+pub mod emit;
+pub mod import;
+pub mod isel;
+pub mod layout;
+pub mod lir;
+pub mod mir;
+pub mod runtime;
+
+use crate::abi;
+use crate::error::{CompileError, Result};
+use isel::{IndirectDispatch, ModuleInfo, Routine};
+use layout::Layout;
+use pvm_asm::{Item, Operand, Program, TableEntry, Target};
+use std::collections::{BTreeSet, HashSet};
+
+/// What the back end needs to know about the WebAssembly module.
+pub struct ModuleFacts {
+    /// The function table: per slot, the callee's LLVM name and signature id.
+    pub table: Vec<Option<(String, usize)>>,
+    /// Initial memory size in pages.
+    pub initial_pages: u64,
+    /// Declared maximum memory size in pages.
+    pub maximum_pages: Option<u64>,
+    /// Active data segments: (offset, bytes), applied in order.
+    pub data: Vec<(u64, Vec<u8>)>,
+    /// Stack size in bytes.
+    pub stack_size: u32,
+}
+
+/// Compiles the optimised LLVM module into an assembly program.
+pub fn compile(module: &inkwell::module::Module<'_>, facts: &ModuleFacts) -> Result<Program> {
+    let td = inkwell::targets::TargetData::create(crate::optimize::DATA_LAYOUT);
+    let layout = Layout::new(module, &td, facts.stack_size, facts.maximum_pages)?;
+    let lir = import::import(module, &layout, &td)?;
+    let segments: Vec<(u64, &[u8])> = facts.data.iter().map(|(o, b)| (*o, b.as_slice())).collect();
+    let (rw_data, heap_pages) = layout::memory_image(facts.initial_pages, &segments)?;
+
+    // The jump table starts with the function table (slot i is entry i).
+    let signatures: BTreeSet<usize> = facts.table.iter().flatten().map(|(_, s)| *s).collect();
+    let checked = signatures.len() > 1;
+    let mut jump_table: Vec<TableEntry> = facts
+        .table
+        .iter()
+        .map(|slot| match slot {
+            None => TableEntry::Label(runtime::TRAP.to_string()),
+            Some((name, _)) if checked => TableEntry::Label(indirect_entry(name)),
+            Some((name, _)) => TableEntry::Label(name.clone()),
+        })
+        .collect();
+    let dispatch = |signature: usize| {
+        if !signatures.contains(&signature) {
+            IndirectDispatch::Trap
+        } else {
+            IndirectDispatch::Table { base: 2, check: checked.then_some(signature as u64) }
+        }
+    };
+    let mut switch_tables: Vec<Vec<String>> = Vec::new();
+    let table_len = jump_table.len();
+    let mut reserve = |labels: Vec<String>| {
+        let start = table_len + switch_tables.iter().map(Vec::len).sum::<usize>();
+        switch_tables.push(labels);
+        2 * (start as u64 + 1)
+    };
+    let mut routines: BTreeSet<Routine> = BTreeSet::new();
+    let mut runtime_label = |r: Routine| {
+        routines.insert(r);
+        runtime::label(r).to_string()
+    };
+    let names: Vec<String> = lir.functions.iter().map(|f| f.name.clone()).collect();
+    let mut info = ModuleInfo {
+        function_names: &names,
+        dispatch: &dispatch,
+        reserve_switch_table: &mut reserve,
+        host_r8_slot: layout.address(abi::HOST_R8_SLOT),
+        runtime: &mut runtime_label,
+    };
+    let context = emit::EmitContext { globals_size: layout.globals_size, global_inits: &layout.global_inits };
+    let table_functions: HashSet<&str> = facts.table.iter().flatten().map(|(n, _)| n.as_str()).collect();
+    let env = mir::machine_env();
+    let options = regalloc2::RegallocOptions {
+        verbose_log: false,
+        validate_ssa: cfg!(debug_assertions),
+        algorithm: regalloc2::Algorithm::Ion,
+    };
+    let mut items = Vec::new();
+    for (index, function) in lir.functions.iter().enumerate() {
+        let mfunction = isel::select(function, index == 0, &mut info).map_err(|e| e.in_function(&function.name))?;
+        let allocation = regalloc2::run(&mfunction, &env, &options).map_err(|e| {
+            CompileError::new(format!("internal error: register allocation failed: {e:?}")).in_function(&function.name)
+        })?;
+        if checked && table_functions.contains(function.name.as_str()) {
+            let signature = facts.table.iter().flatten().find(|(n, _)| n == &function.name).map_or(0, |(_, s)| *s);
+            items.push(Item::Label(indirect_entry(&function.name)));
+            items.push(Item::Instruction(pvm_asm::AsmInstruction::new(
+                pvm_isa::Opcode::BranchNeImm,
+                vec![
+                    Operand::Reg(abi::reg(isel::SIGNATURE_REG)),
+                    Operand::imm(signature as u64),
+                    Operand::label(runtime::TRAP),
+                ],
+            )));
+        }
+        items.extend(emit::emit(&mfunction, &allocation, &context).map_err(|e| e.in_function(&function.name))?);
+    }
+    items.extend(runtime::trap());
+    for routine in routines {
+        items.extend(match routine {
+            Routine::Memset => runtime::memset(),
+            Routine::Memmove => runtime::memmove(),
+            Routine::MemoryGrow => {
+                let pages = layout
+                    .address(abi::MEMORY_PAGES)
+                    .ok_or_else(|| CompileError::new("internal error: no page counter"))?;
+                runtime::memory_grow(pages, layout.max_pages)
+            }
+        });
+    }
+    for table in switch_tables {
+        jump_table.extend(table.into_iter().map(TableEntry::Label));
+    }
+    let referenced = referenced_labels(&items, &jump_table);
+    emit::insert_block_starts(&mut items, &referenced);
+    items.retain(|item| !matches!(item, Item::Label(l) if !referenced.contains(l) && !is_function_label(l, &names)));
+    Ok(Program {
+        metadata: Vec::new(),
+        ro_data: layout.ro_data.clone(),
+        rw_data,
+        heap_pages,
+        stack_size: layout.spi_stack_size(),
+        jump_table_entry_size: None,
+        jump_table,
+        items,
+    })
+}
+
+fn is_function_label(label: &str, names: &[String]) -> bool {
+    names.iter().any(|n| n == label)
+}
+
+/// The label of a function's signature-checking entry for the function table.
+fn indirect_entry(name: &str) -> String {
+    format!("{name}.indirect")
+}
+
+/// Every label some instruction or the jump table refers to.
+fn referenced_labels(items: &[Item], table: &[TableEntry]) -> HashSet<String> {
+    let mut out: HashSet<String> = table
+        .iter()
+        .filter_map(|e| match e {
+            TableEntry::Label(l) => Some(l.clone()),
+            TableEntry::Address(_) => None,
+        })
+        .collect();
+    for item in items {
+        if let Item::Instruction(i) = item {
+            for operand in &i.operands {
+                match operand {
+                    Operand::Target { target: Target::Label(l), .. } => {
+                        out.insert(l.clone());
+                    }
+                    Operand::Imm { value: pvm_asm::Value::JumpAddress(l), .. } => {
+                        out.insert(l.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    out
+}

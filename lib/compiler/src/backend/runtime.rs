@@ -1,0 +1,214 @@
+//! Runtime routines written directly in PVM assembly, emitted only when used: the shared
+//! trap, `memset`, `memmove` (also serving `memcpy`) and `memory.grow`.
+//!
+//! They follow the calling convention (arguments in a0.., result in a0, return through
+//! r0) and use only caller-saved registers.
+
+use crate::backend::isel::Routine;
+use pvm_asm::{AsmInstruction, Item, Operand};
+use pvm_isa::{Opcode, Reg};
+
+/// Label of the shared trap.
+pub const TRAP: &str = "__pvm.trap";
+
+/// The label of a routine.
+pub fn label(routine: Routine) -> &'static str {
+    match routine {
+        Routine::Memset => "__pvm.memset",
+        Routine::Memmove => "__pvm.memmove",
+        Routine::MemoryGrow => "__pvm.memory_grow",
+    }
+}
+
+/// Builds routine bodies.
+struct Asm {
+    items: Vec<Item>,
+    prefix: &'static str,
+}
+
+fn reg(n: u8) -> Reg {
+    Reg::new(n).expect("routine registers are below 13")
+}
+
+const RA: u8 = 0;
+const A0: u8 = 7;
+const A1: u8 = 8;
+const A2: u8 = 9;
+const A3: u8 = 10;
+const A4: u8 = 11;
+
+/// Operands of a routine instruction.
+enum O {
+    R(u8),
+    I(u64),
+    L(&'static str),
+}
+
+impl Asm {
+    fn new(prefix: &'static str) -> Self {
+        Asm { items: vec![Item::Label(prefix.to_string())], prefix }
+    }
+
+    fn local(&self, name: &str) -> String {
+        format!("{}.{name}", self.prefix)
+    }
+
+    fn label(&mut self, name: &str) {
+        self.items.push(Item::Label(self.local(name)));
+    }
+
+    fn i(&mut self, opcode: Opcode, operands: &[O]) {
+        let operands = operands
+            .iter()
+            .map(|o| match o {
+                O::R(n) => Operand::Reg(reg(*n)),
+                O::I(v) => Operand::imm(*v),
+                O::L(name) => Operand::label(self.local(name)),
+            })
+            .collect();
+        self.items.push(Item::Instruction(AsmInstruction::new(opcode, operands)));
+    }
+
+    fn ret(&mut self) {
+        self.i(Opcode::JumpInd, &[O::R(RA), O::I(0)]);
+    }
+
+    /// Zero-extends the 32-bit length in `r`.
+    fn zero_extend_32(&mut self, r: u8) {
+        self.i(Opcode::ShloLImm64, &[O::R(r), O::R(r), O::I(32)]);
+        self.i(Opcode::ShloRImm64, &[O::R(r), O::R(r), O::I(32)]);
+    }
+}
+
+const fn neg(v: i64) -> u64 {
+    v as u64
+}
+
+/// The shared trap.
+pub fn trap() -> Vec<Item> {
+    vec![Item::Label(TRAP.to_string()), Item::Instruction(AsmInstruction::new(Opcode::Trap, vec![]))]
+}
+
+/// `memset(a0 = dst, a1 = byte, a2 = len)`: 32 bytes per iteration, then 8, then 1.
+pub fn memset() -> Vec<Item> {
+    use O::*;
+    let mut a = Asm::new(label(Routine::Memset));
+    a.zero_extend_32(A2);
+    a.i(Opcode::AndImm, &[R(A1), R(A1), I(0xff)]);
+    a.i(Opcode::LoadImm64, &[R(A3), I(0x0101_0101_0101_0101)]);
+    a.i(Opcode::Mul64, &[R(A1), R(A1), R(A3)]);
+    a.i(Opcode::BranchLtUImm, &[R(A2), I(32), L("words")]);
+    a.label("blocks");
+    for k in 0..4 {
+        a.i(Opcode::StoreIndU64, &[R(A1), R(A0), I(8 * k)]);
+    }
+    a.i(Opcode::AddImm64, &[R(A0), R(A0), I(32)]);
+    a.i(Opcode::AddImm64, &[R(A2), R(A2), I(neg(-32))]);
+    a.i(Opcode::BranchGeUImm, &[R(A2), I(32), L("blocks")]);
+    a.label("words");
+    a.i(Opcode::BranchLtUImm, &[R(A2), I(8), L("bytes")]);
+    a.i(Opcode::StoreIndU64, &[R(A1), R(A0), I(0)]);
+    a.i(Opcode::AddImm64, &[R(A0), R(A0), I(8)]);
+    a.i(Opcode::AddImm64, &[R(A2), R(A2), I(neg(-8))]);
+    a.i(Opcode::Jump, &[L("words")]);
+    a.label("bytes");
+    a.i(Opcode::BranchEqImm, &[R(A2), I(0), L("done")]);
+    a.i(Opcode::StoreIndU8, &[R(A1), R(A0), I(0)]);
+    a.i(Opcode::AddImm64, &[R(A0), R(A0), I(1)]);
+    a.i(Opcode::AddImm64, &[R(A2), R(A2), I(neg(-1))]);
+    a.i(Opcode::Jump, &[L("bytes")]);
+    a.label("done");
+    a.ret();
+    a.items
+}
+
+/// `memmove(a0 = dst, a1 = src, a2 = len)`: copies upward when the destination is below
+/// the source and downward otherwise, word by word, so overlapping ranges come out right
+/// (each word is read before any store can reach it).
+pub fn memmove() -> Vec<Item> {
+    use O::*;
+    let mut a = Asm::new(label(Routine::Memmove));
+    a.zero_extend_32(A2);
+    a.i(Opcode::BranchLtU, &[R(A1), R(A0), L("backward")]);
+    // Upward.
+    a.i(Opcode::BranchLtUImm, &[R(A2), I(32), L("fwords")]);
+    a.label("fblocks");
+    for k in 0..4 {
+        a.i(Opcode::LoadIndU64, &[R(A3), R(A1), I(8 * k)]);
+        a.i(Opcode::StoreIndU64, &[R(A3), R(A0), I(8 * k)]);
+    }
+    a.i(Opcode::AddImm64, &[R(A0), R(A0), I(32)]);
+    a.i(Opcode::AddImm64, &[R(A1), R(A1), I(32)]);
+    a.i(Opcode::AddImm64, &[R(A2), R(A2), I(neg(-32))]);
+    a.i(Opcode::BranchGeUImm, &[R(A2), I(32), L("fblocks")]);
+    a.label("fwords");
+    a.i(Opcode::BranchLtUImm, &[R(A2), I(8), L("fbytes")]);
+    a.i(Opcode::LoadIndU64, &[R(A3), R(A1), I(0)]);
+    a.i(Opcode::StoreIndU64, &[R(A3), R(A0), I(0)]);
+    a.i(Opcode::AddImm64, &[R(A0), R(A0), I(8)]);
+    a.i(Opcode::AddImm64, &[R(A1), R(A1), I(8)]);
+    a.i(Opcode::AddImm64, &[R(A2), R(A2), I(neg(-8))]);
+    a.i(Opcode::Jump, &[L("fwords")]);
+    a.label("fbytes");
+    a.i(Opcode::BranchEqImm, &[R(A2), I(0), L("done")]);
+    a.i(Opcode::LoadIndU8, &[R(A3), R(A1), I(0)]);
+    a.i(Opcode::StoreIndU8, &[R(A3), R(A0), I(0)]);
+    a.i(Opcode::AddImm64, &[R(A0), R(A0), I(1)]);
+    a.i(Opcode::AddImm64, &[R(A1), R(A1), I(1)]);
+    a.i(Opcode::AddImm64, &[R(A2), R(A2), I(neg(-1))]);
+    a.i(Opcode::Jump, &[L("fbytes")]);
+    // Downward, from the ends.
+    a.label("backward");
+    a.i(Opcode::Add64, &[R(A0), R(A0), R(A2)]);
+    a.i(Opcode::Add64, &[R(A1), R(A1), R(A2)]);
+    a.i(Opcode::BranchLtUImm, &[R(A2), I(32), L("bwords")]);
+    a.label("bblocks");
+    a.i(Opcode::AddImm64, &[R(A0), R(A0), I(neg(-32))]);
+    a.i(Opcode::AddImm64, &[R(A1), R(A1), I(neg(-32))]);
+    for k in (0..4).rev() {
+        a.i(Opcode::LoadIndU64, &[R(A3), R(A1), I(8 * k)]);
+        a.i(Opcode::StoreIndU64, &[R(A3), R(A0), I(8 * k)]);
+    }
+    a.i(Opcode::AddImm64, &[R(A2), R(A2), I(neg(-32))]);
+    a.i(Opcode::BranchGeUImm, &[R(A2), I(32), L("bblocks")]);
+    a.label("bwords");
+    a.i(Opcode::BranchLtUImm, &[R(A2), I(8), L("bbytes")]);
+    a.i(Opcode::AddImm64, &[R(A0), R(A0), I(neg(-8))]);
+    a.i(Opcode::AddImm64, &[R(A1), R(A1), I(neg(-8))]);
+    a.i(Opcode::LoadIndU64, &[R(A3), R(A1), I(0)]);
+    a.i(Opcode::StoreIndU64, &[R(A3), R(A0), I(0)]);
+    a.i(Opcode::AddImm64, &[R(A2), R(A2), I(neg(-8))]);
+    a.i(Opcode::Jump, &[L("bwords")]);
+    a.label("bbytes");
+    a.i(Opcode::BranchEqImm, &[R(A2), I(0), L("done")]);
+    a.i(Opcode::AddImm64, &[R(A0), R(A0), I(neg(-1))]);
+    a.i(Opcode::AddImm64, &[R(A1), R(A1), I(neg(-1))]);
+    a.i(Opcode::LoadIndU8, &[R(A3), R(A1), I(0)]);
+    a.i(Opcode::StoreIndU8, &[R(A3), R(A0), I(0)]);
+    a.i(Opcode::AddImm64, &[R(A2), R(A2), I(neg(-1))]);
+    a.i(Opcode::Jump, &[L("bbytes")]);
+    a.label("done");
+    a.ret();
+    a.items
+}
+
+/// `memory_grow(a0 = delta pages) -> old pages, or -1` past `max_pages`; the page count
+/// lives at `pages_address` and new pages come from `sbrk`, which maps them zeroed
+/// right after the current memory.
+pub fn memory_grow(pages_address: u64, max_pages: u64) -> Vec<Item> {
+    use O::*;
+    let mut a = Asm::new(label(Routine::MemoryGrow));
+    a.i(Opcode::LoadU32, &[R(A1), I(pages_address)]);
+    a.i(Opcode::BranchLtSImm, &[R(A0), I(0), L("fail")]);
+    a.i(Opcode::Add64, &[R(A2), R(A1), R(A0)]);
+    a.i(Opcode::BranchGtUImm, &[R(A2), I(max_pages), L("fail")]);
+    a.i(Opcode::StoreU32, &[R(A2), I(pages_address)]);
+    a.i(Opcode::ShloLImm64, &[R(A3), R(A0), I(16)]);
+    a.i(Opcode::Sbrk, &[R(A4), R(A3)]);
+    a.i(Opcode::MoveReg, &[R(A0), R(A1)]);
+    a.ret();
+    a.label("fail");
+    a.i(Opcode::LoadImm, &[R(A0), I(neg(-1))]);
+    a.ret();
+    a.items
+}

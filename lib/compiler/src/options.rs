@@ -1,0 +1,139 @@
+//! Compilation options and the import map (`--imports FILE`).
+
+use crate::error::{CompileError, Result};
+use std::collections::HashMap;
+
+/// What an imported function becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportAction {
+    /// A trap.
+    Trap,
+    /// A call that does nothing and returns zero.
+    Nop,
+    /// A host call `ecalli N`: arguments in r7..r12, result in r7.
+    Ecalli(u32),
+    /// Returns r8 as the most recent host call left it.
+    HostR8,
+}
+
+/// LLVM optimisation level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OptLevel {
+    /// No LLVM optimisation beyond what instruction selection needs (SSA promotion).
+    O0,
+    /// `default<O1>`.
+    O1,
+    /// `default<O2>` (the default).
+    #[default]
+    O2,
+    /// `default<O3>`.
+    O3,
+    /// `default<Os>`.
+    Os,
+    /// `default<Oz>`.
+    Oz,
+}
+
+/// Options of one compilation.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// LLVM optimisation level.
+    pub opt_level: OptLevel,
+    /// Compile floating-point arithmetic to traps instead of rejecting it.
+    pub trap_floats: bool,
+    /// Reject imports that neither the import map nor the built-in conventions know.
+    pub strict_imports: bool,
+    /// The import map: `(module, field)` → action.
+    pub imports: HashMap<(String, String), ImportAction>,
+    /// Values of imported globals, keyed `module.field`.
+    pub imported_globals: HashMap<String, u64>,
+    /// Stack size in bytes.
+    pub stack_size: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            opt_level: OptLevel::O2,
+            trap_floats: false,
+            strict_imports: false,
+            imports: HashMap::new(),
+            imported_globals: HashMap::new(),
+            stack_size: 64 * 1024,
+        }
+    }
+}
+
+impl Options {
+    /// The action for an import: the import map first, then the built-in conventions
+    /// (`env.abort` traps; `pvm.ecalli_N` is host call N; `pvm.host_r8` reads r8).
+    pub fn import_action(&self, module: &str, field: &str) -> Option<ImportAction> {
+        if let Some(&action) = self.imports.get(&(module.to_string(), field.to_string())) {
+            return Some(action);
+        }
+        match (module, field) {
+            ("env", "abort") => Some(ImportAction::Trap),
+            ("pvm", "host_r8") => Some(ImportAction::HostR8),
+            ("pvm", f) => f.strip_prefix("ecalli_").and_then(|n| n.parse().ok()).map(ImportAction::Ecalli),
+            _ => None,
+        }
+    }
+
+    /// Adds the entries of an import map text: one `module.field = trap | nop | ecalli N`
+    /// per line; `#` starts a comment. `source` names the text in errors.
+    pub fn add_import_map(&mut self, text: &str, source: &str) -> Result<()> {
+        for (number, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let err = |why: &str| CompileError::new(format!("{source}:{}: {why}: {line}", number + 1));
+            let (name, action) = line.split_once('=').ok_or_else(|| err("expected `module.field = action`"))?;
+            let (module, field) =
+                name.trim().split_once('.').ok_or_else(|| err("expected `module.field` before `=`"))?;
+            let words: Vec<&str> = action.split_whitespace().collect();
+            let action = match words.as_slice() {
+                ["trap"] => ImportAction::Trap,
+                ["nop"] => ImportAction::Nop,
+                ["ecalli", n] => {
+                    ImportAction::Ecalli(n.parse().map_err(|_| err("the host-call index must be a number"))?)
+                }
+                _ => return Err(err("the action must be `trap`, `nop` or `ecalli N`")),
+            };
+            self.imports.insert((module.trim().to_string(), field.trim().to_string()), action);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn import_map_entries_and_defaults() {
+        let mut options = Options::default();
+        options
+            .add_import_map(
+                "# host calls\nenv.console.log = nop\nenv.abort=ecalli 7\n\nhost.now = trap # clock\n",
+                "map",
+            )
+            .unwrap();
+        assert_eq!(options.import_action("env", "console.log"), Some(ImportAction::Nop));
+        assert_eq!(options.import_action("env", "abort"), Some(ImportAction::Ecalli(7)));
+        assert_eq!(options.import_action("host", "now"), Some(ImportAction::Trap));
+        assert_eq!(options.import_action("pvm", "ecalli_100"), Some(ImportAction::Ecalli(100)));
+        assert_eq!(options.import_action("pvm", "host_r8"), Some(ImportAction::HostR8));
+        assert_eq!(options.import_action("env", "seed"), None);
+        assert_eq!(Options::default().import_action("env", "abort"), Some(ImportAction::Trap));
+    }
+
+    #[test]
+    fn import_map_errors_name_the_line() {
+        let mut options = Options::default();
+        let e = options.add_import_map("env.a = nop\nenv.b = jump\n", "imports.txt").unwrap_err();
+        assert_eq!(e.to_string(), "imports.txt:2: the action must be `trap`, `nop` or `ecalli N`: env.b = jump");
+        let e = options.add_import_map("abort = trap", "m").unwrap_err();
+        assert_eq!(e.to_string(), "m:1: expected `module.field` before `=`: abort = trap");
+    }
+}

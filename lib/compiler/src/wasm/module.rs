@@ -1,0 +1,509 @@
+//! The WebAssembly front end's view of a module: validation against the supported
+//! feature set, and the module's declarations (types, functions, globals, memory, table
+//! and its static contents, data segments, exports, start function, names).
+
+use crate::error::{CompileError, Result};
+use std::collections::HashMap;
+use wasmparser::{
+    CompositeInnerType, ConstExpr, DataKind, ElementItems, ElementKind, ExternalKind, FunctionBody, Name, Operator,
+    Parser, Payload, TypeRef, Validator, WasmFeatures,
+};
+
+/// The WebAssembly features the compiler accepts (floats only as far as `--trap-floats`
+/// turns them into traps).
+pub fn supported_features() -> WasmFeatures {
+    WasmFeatures::MUTABLE_GLOBAL
+        | WasmFeatures::SIGN_EXTENSION
+        | WasmFeatures::MULTI_VALUE
+        | WasmFeatures::BULK_MEMORY
+        | WasmFeatures::FLOATS
+        | WasmFeatures::SATURATING_FLOAT_TO_INT
+        | WasmFeatures::GC_TYPES
+}
+
+/// A value type of the supported subset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValType {
+    /// `i32`.
+    I32,
+    /// `i64`.
+    I64,
+    /// `f32` (compiled to traps only).
+    F32,
+    /// `f64` (compiled to traps only).
+    F64,
+}
+
+impl ValType {
+    fn from_wasm(ty: wasmparser::ValType) -> Result<Self> {
+        Ok(match ty {
+            wasmparser::ValType::I32 => ValType::I32,
+            wasmparser::ValType::I64 => ValType::I64,
+            wasmparser::ValType::F32 => ValType::F32,
+            wasmparser::ValType::F64 => ValType::F64,
+            other => return Err(CompileError::new(format!("unsupported value type {other}"))),
+        })
+    }
+
+    /// Whether this is a floating-point type.
+    pub fn is_float(self) -> bool {
+        matches!(self, ValType::F32 | ValType::F64)
+    }
+
+    /// Bits of the integer that carries this type (floats travel as their bit patterns).
+    pub fn bits(self) -> u32 {
+        match self {
+            ValType::I32 | ValType::F32 => 32,
+            ValType::I64 | ValType::F64 => 64,
+        }
+    }
+}
+
+/// A function signature.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Signature {
+    /// Parameter types.
+    pub params: Vec<ValType>,
+    /// Result types.
+    pub results: Vec<ValType>,
+}
+
+impl Signature {
+    /// Whether a float appears in the signature.
+    pub fn has_float(&self) -> bool {
+        self.params.iter().chain(&self.results).any(|t| t.is_float())
+    }
+}
+
+/// A function: imported or defined.
+#[derive(Debug, Clone)]
+pub struct Function<'a> {
+    /// Index into [`Module::types`].
+    pub type_index: u32,
+    /// Readable name: from the name section, else an export name, else `func[N]`.
+    pub name: String,
+    /// `(module, field)` for an import.
+    pub import: Option<(String, String)>,
+    /// The body of a defined function.
+    pub body: Option<FunctionBody<'a>>,
+}
+
+/// The initial value of a global.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GlobalInit {
+    /// A constant (the bit pattern of the value).
+    Const(u64),
+    /// The value of global N (an imported global).
+    Global(u32),
+}
+
+/// A global variable.
+#[derive(Debug, Clone)]
+pub struct Global {
+    /// Its type.
+    pub ty: ValType,
+    /// Whether it is mutable.
+    pub mutable: bool,
+    /// Its initial value.
+    pub init: GlobalInit,
+    /// `(module, field)` for an import.
+    pub import: Option<(String, String)>,
+}
+
+/// The linear memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Memory {
+    /// Initial size in 64 KiB pages.
+    pub initial: u64,
+    /// Maximum size in pages, if declared.
+    pub maximum: Option<u64>,
+}
+
+/// The function table, with its contents after the active element segments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    /// One entry per slot: the function index, or `None` for a null entry.
+    pub entries: Vec<Option<u32>>,
+}
+
+/// Where a data segment goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataPlacement {
+    /// Active: copied to this offset at instantiation.
+    Active(u64),
+    /// Passive: used by `memory.init`.
+    Passive,
+}
+
+/// A data segment.
+#[derive(Debug, Clone)]
+pub struct DataSegment<'a> {
+    /// Placement.
+    pub placement: DataPlacement,
+    /// The bytes.
+    pub bytes: &'a [u8],
+}
+
+/// An export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    /// Export name.
+    pub name: String,
+    /// What is exported.
+    pub kind: ExportKind,
+}
+
+/// What an export refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportKind {
+    /// Function N.
+    Func(u32),
+    /// Global N.
+    Global(u32),
+    /// The memory, the table or anything else.
+    Other,
+}
+
+/// Values for imported globals, keyed `module.field`.
+pub type ImportedGlobalValues = HashMap<String, u64>;
+
+/// A validated module.
+#[derive(Debug, Clone)]
+pub struct Module<'a> {
+    /// Function signatures by type index (non-function types hold an empty signature).
+    pub types: Vec<Signature>,
+    /// All functions, imports first.
+    pub functions: Vec<Function<'a>>,
+    /// Number of imported functions.
+    pub imported_functions: usize,
+    /// All globals, imports first.
+    pub globals: Vec<Global>,
+    /// The memory, if any (imported or defined).
+    pub memory: Option<Memory>,
+    /// The table, if any.
+    pub table: Option<Table>,
+    /// Data segments in order.
+    pub data: Vec<DataSegment<'a>>,
+    /// Exports.
+    pub exports: Vec<Export>,
+    /// The start function.
+    pub start: Option<u32>,
+    /// Why instantiation traps, if it does (an element or data segment out of bounds).
+    pub instantiation_trap: Option<String>,
+}
+
+impl<'a> Module<'a> {
+    /// Validates and reads a module. `imported_globals` supplies values for imported
+    /// globals (needed only by modules that read them).
+    pub fn parse(bytes: &'a [u8], imported_globals: &ImportedGlobalValues) -> Result<Self> {
+        validate(bytes)?;
+        let mut types = Vec::new();
+        let mut functions: Vec<Function<'a>> = Vec::new();
+        let mut globals = Vec::new();
+        let mut memory = None;
+        let mut table_size: Option<u64> = None;
+        let mut element_segments = Vec::new();
+        let mut data = Vec::new();
+        let mut exports = Vec::new();
+        let mut start = None;
+        let mut names: HashMap<u32, String> = HashMap::new();
+        let mut imported_functions = 0;
+        let mut bodies = Vec::new();
+
+        for payload in Parser::new(0).parse_all(bytes) {
+            match payload? {
+                Payload::TypeSection(reader) => {
+                    for group in reader {
+                        for sub in group?.into_types() {
+                            types.push(match &sub.composite_type.inner {
+                                CompositeInnerType::Func(f) => Signature {
+                                    params: f.params().iter().map(|&t| ValType::from_wasm(t)).collect::<Result<_>>()?,
+                                    results: f
+                                        .results()
+                                        .iter()
+                                        .map(|&t| ValType::from_wasm(t))
+                                        .collect::<Result<_>>()?,
+                                },
+                                _ => Signature { params: vec![], results: vec![] },
+                            });
+                        }
+                    }
+                }
+                Payload::ImportSection(reader) => {
+                    for import in reader.into_imports() {
+                        let import = import?;
+                        let key = Some((import.module.to_string(), import.name.to_string()));
+                        match import.ty {
+                            TypeRef::Func(type_index) | TypeRef::FuncExact(type_index) => {
+                                imported_functions += 1;
+                                functions.push(Function {
+                                    type_index,
+                                    name: format!("{}.{}", import.module, import.name),
+                                    import: key,
+                                    body: None,
+                                });
+                            }
+                            TypeRef::Global(g) => {
+                                let full = format!("{}.{}", import.module, import.name);
+                                let value = imported_globals.get(&full).copied().ok_or_else(|| {
+                                    CompileError::new(format!(
+                                        "imported global {full} has no value (PVM programs cannot import globals)"
+                                    ))
+                                })?;
+                                globals.push(Global {
+                                    ty: ValType::from_wasm(g.content_type)?,
+                                    mutable: g.mutable,
+                                    init: GlobalInit::Const(value),
+                                    import: key,
+                                });
+                            }
+                            TypeRef::Memory(m) => memory = Some(Memory { initial: m.initial, maximum: m.maximum }),
+                            TypeRef::Table(t) => table_size = Some(t.initial),
+                            TypeRef::Tag(_) => return Err(CompileError::new("tags are not supported")),
+                        }
+                    }
+                }
+                Payload::FunctionSection(reader) => {
+                    for type_index in reader {
+                        let index = functions.len();
+                        functions.push(Function {
+                            type_index: type_index?,
+                            name: format!("func[{index}]"),
+                            import: None,
+                            body: None,
+                        });
+                    }
+                }
+                Payload::TableSection(reader) => {
+                    for table in reader {
+                        table_size = Some(table?.ty.initial);
+                    }
+                }
+                Payload::MemorySection(reader) => {
+                    for m in reader {
+                        let m = m?;
+                        memory = Some(Memory { initial: m.initial, maximum: m.maximum });
+                    }
+                }
+                Payload::GlobalSection(reader) => {
+                    for global in reader {
+                        let global = global?;
+                        let ty = ValType::from_wasm(global.ty.content_type)?;
+                        let init = const_expr(&global.init_expr, &globals)?;
+                        globals.push(Global { ty, mutable: global.ty.mutable, init, import: None });
+                    }
+                }
+                Payload::ExportSection(reader) => {
+                    for export in reader {
+                        let export = export?;
+                        let kind = match export.kind {
+                            ExternalKind::Func | ExternalKind::FuncExact => ExportKind::Func(export.index),
+                            ExternalKind::Global => ExportKind::Global(export.index),
+                            _ => ExportKind::Other,
+                        };
+                        exports.push(Export { name: export.name.to_string(), kind });
+                    }
+                }
+                Payload::StartSection { func, .. } => start = Some(func),
+                Payload::ElementSection(reader) => {
+                    for element in reader {
+                        let element = element?;
+                        let offset = match element.kind {
+                            ElementKind::Active { offset_expr, .. } => Some(const_expr(&offset_expr, &globals)?),
+                            ElementKind::Passive | ElementKind::Declared => None,
+                        };
+                        let items = match element.items {
+                            ElementItems::Functions(reader) => {
+                                reader.into_iter().map(|f| f.map(Some)).collect::<std::result::Result<Vec<_>, _>>()?
+                            }
+                            ElementItems::Expressions(_, reader) => {
+                                let mut items = Vec::new();
+                                for expr in reader {
+                                    items.push(ref_expr(&expr?)?);
+                                }
+                                items
+                            }
+                        };
+                        if let Some(offset) = offset {
+                            element_segments.push((offset, items));
+                        }
+                    }
+                }
+                Payload::DataSection(reader) => {
+                    for segment in reader {
+                        let segment = segment?;
+                        let placement = match segment.kind {
+                            DataKind::Passive => DataPlacement::Passive,
+                            DataKind::Active { offset_expr, .. } => {
+                                DataPlacement::Active(resolve(const_expr(&offset_expr, &globals)?, &globals, 32))
+                            }
+                        };
+                        data.push(DataSegment { placement, bytes: segment.data });
+                    }
+                }
+                Payload::CodeSectionEntry(body) => bodies.push(body),
+                Payload::CustomSection(section) => {
+                    if let wasmparser::KnownCustom::Name(reader) = section.as_known() {
+                        // A malformed name section is ignored, as engines do.
+                        for name in reader.into_iter().flatten() {
+                            if let Name::Function(map) = name {
+                                for naming in map.into_iter().flatten() {
+                                    names.insert(naming.index, naming.name.to_string());
+                                }
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+
+        for (slot, body) in functions[imported_functions..].iter_mut().zip(bodies) {
+            slot.body = Some(body);
+        }
+        for export in &exports {
+            if let ExportKind::Func(index) = export.kind
+                && let Some(f) = functions.get_mut(index as usize)
+                && f.import.is_none()
+                && f.name.starts_with("func[")
+            {
+                f.name = export.name.clone();
+            }
+        }
+        for (index, name) in names {
+            if let Some(f) = functions.get_mut(index as usize) {
+                f.name = name;
+            }
+        }
+
+        let mut instantiation_trap = None;
+        let table = table_size.map(|size| {
+            let mut entries = vec![None; usize::try_from(size).unwrap_or(usize::MAX).min(1 << 24)];
+            for (offset, items) in &element_segments {
+                let start = resolve(*offset, &globals, 32);
+                let end = start + items.len() as u64;
+                if end > entries.len() as u64 {
+                    instantiation_trap
+                        .get_or_insert_with(|| "an element segment is out of the table's bounds".to_string());
+                    break;
+                }
+                entries[start as usize..end as usize].copy_from_slice(items);
+            }
+            Table { entries }
+        });
+        if table.is_none() && !element_segments.is_empty() {
+            return Err(CompileError::new("element segments without a table"));
+        }
+        if instantiation_trap.is_none() {
+            let memory_bytes = memory.map_or(0, |m| m.initial * 65536);
+            for segment in &data {
+                if let DataPlacement::Active(offset) = segment.placement
+                    && offset + segment.bytes.len() as u64 > memory_bytes
+                {
+                    instantiation_trap = Some("a data segment is out of the memory's bounds".to_string());
+                    break;
+                }
+            }
+        }
+
+        Ok(Module {
+            types,
+            functions,
+            imported_functions,
+            globals,
+            memory,
+            table,
+            data,
+            exports,
+            start,
+            instantiation_trap,
+        })
+    }
+
+    /// The signature of function `index`.
+    pub fn signature(&self, index: u32) -> &Signature {
+        &self.types[self.functions[index as usize].type_index as usize]
+    }
+
+    /// The function exported under `name`.
+    pub fn exported_function(&self, name: &str) -> Option<u32> {
+        self.exports.iter().find_map(|e| match e.kind {
+            ExportKind::Func(i) if e.name == name => Some(i),
+            _ => None,
+        })
+    }
+
+    /// The global exported under `name`.
+    pub fn exported_global(&self, name: &str) -> Option<u32> {
+        self.exports.iter().find_map(|e| match e.kind {
+            ExportKind::Global(i) if e.name == name => Some(i),
+            _ => None,
+        })
+    }
+
+    /// The constant initial bit pattern of global `index`.
+    pub fn global_initial_value(&self, index: u32) -> u64 {
+        let global = &self.globals[index as usize];
+        resolve(global.init, &self.globals, global.ty.bits())
+    }
+}
+
+/// Evaluates a constant initialiser to a constant or a global reference.
+fn const_expr(expr: &ConstExpr<'_>, globals: &[Global]) -> Result<GlobalInit> {
+    let mut reader = expr.get_operators_reader();
+    let first = reader.read()?;
+    let init = match first {
+        Operator::I32Const { value } => GlobalInit::Const(value as u32 as u64),
+        Operator::I64Const { value } => GlobalInit::Const(value as u64),
+        Operator::F32Const { value } => GlobalInit::Const(u64::from(value.bits())),
+        Operator::F64Const { value } => GlobalInit::Const(value.bits()),
+        Operator::GlobalGet { global_index } => {
+            if global_index as usize >= globals.len() {
+                return Err(CompileError::new(format!("constant expression reads unknown global {global_index}")));
+            }
+            GlobalInit::Global(global_index)
+        }
+        other => return Err(CompileError::new(format!("unsupported constant expression {other:?}"))),
+    };
+    match reader.read()? {
+        Operator::End => Ok(init),
+        other => Err(CompileError::new(format!("unsupported constant expression operator {other:?}"))),
+    }
+}
+
+/// An element of an element segment given as an expression.
+fn ref_expr(expr: &ConstExpr<'_>) -> Result<Option<u32>> {
+    let mut reader = expr.get_operators_reader();
+    let item = match reader.read()? {
+        Operator::RefFunc { function_index } => Some(function_index),
+        Operator::RefNull { .. } => None,
+        other => return Err(CompileError::new(format!("unsupported element expression {other:?}"))),
+    };
+    Ok(item)
+}
+
+/// The value of an initialiser, following global references, truncated to `bits`.
+fn resolve(init: GlobalInit, globals: &[Global], bits: u32) -> u64 {
+    let value = match init {
+        GlobalInit::Const(v) => v,
+        GlobalInit::Global(g) => match globals[g as usize].init {
+            GlobalInit::Const(v) => v,
+            GlobalInit::Global(_) => 0,
+        },
+    };
+    if bits == 32 { value & 0xffff_ffff } else { value }
+}
+
+/// Validates against the supported features; a module that is valid WebAssembly but
+/// needs an unsupported proposal gets an error saying so.
+fn validate(bytes: &[u8]) -> Result<()> {
+    if let Err(e) = Validator::new_with_features(supported_features()).validate_all(bytes) {
+        let kind = if Validator::new_with_features(WasmFeatures::all()).validate_all(bytes).is_ok() {
+            "unsupported WebAssembly feature"
+        } else {
+            "invalid WebAssembly"
+        };
+        return Err(CompileError::at(e.offset() as usize, format!("{kind}: {}", e.message())));
+    }
+    Ok(())
+}
