@@ -37,8 +37,9 @@ pub const ARG_REGS: [u8; 6] = [7, 8, 9, 10, 11, 12];
 pub const RESULT_REGS: [u8; 2] = [7, 8];
 /// Registers a callee must preserve.
 pub const CALLEE_SAVED: [u8; 5] = [2, 3, 4, 5, 6];
-/// Registers a call may clobber (besides its results).
-pub const CALLER_SAVED: [u8; 7] = [0, 7, 8, 9, 10, 11, 12];
+/// Registers a call may clobber (besides its results). r0 is the return address: every
+/// call overwrites it, and a function that calls saves its own in its frame.
+pub const CALLER_SAVED: [u8; 6] = [7, 8, 9, 10, 11, 12];
 /// The return-address register.
 pub const RA: Reg = Reg::RA;
 /// The stack pointer.

@@ -28,6 +28,11 @@ struct Emitter<'a> {
     spill_base: u32,
     saved: Vec<(Reg, u32)>,
     returns: usize,
+    has_calls: bool,
+    /// Where a branch to each block really goes (blocks that only jump are skipped).
+    resolved: Vec<usize>,
+    /// The block emitted after each block, if any.
+    next: Vec<Option<usize>>,
 }
 
 fn op(opcode: Opcode, operands: Vec<Operand>) -> Item {
@@ -47,6 +52,44 @@ fn alloc_reg(a: Allocation) -> Result<Reg> {
     Reg::new(p.hw_enc() as u8).ok_or_else(|| CompileError::new("internal error: register out of range"))
 }
 
+/// Block order: every block followed by the edge blocks split from it; blocks that only
+/// jump (no moves were placed in them) are skipped and branches to them retargeted.
+fn layout(f: &MFunction, out: &Output) -> (Vec<usize>, Vec<usize>) {
+    let n = f.blocks.len();
+    let mut has_edits = vec![false; n];
+    let mut block_of_inst = vec![0; f.insts.len()];
+    for (b, block) in f.blocks.iter().enumerate() {
+        block_of_inst[block.start..block.end].fill(b);
+    }
+    for (point, _) in &out.edits {
+        has_edits[block_of_inst[point.inst().index()]] = true;
+    }
+    let forward = |b: usize| -> Option<usize> {
+        let block = &f.blocks[b];
+        (b != 0 && block.end - block.start == 1 && !has_edits[b] && matches!(f.insts[block.start], MInst::Jump { .. }))
+            .then(|| block.succs[0].index())
+    };
+    let resolved = (0..n)
+        .map(|b| {
+            let mut target = b;
+            for _ in 0..n {
+                match forward(target) {
+                    Some(next) if next != target => target = next,
+                    _ => break,
+                }
+            }
+            target
+        })
+        .collect();
+    let mut order = Vec::with_capacity(n);
+    for b in (0..n).filter(|&b| f.origin[b] == b) {
+        order.push(b);
+        order.extend((0..n).filter(|&e| e != b && f.origin[e] == b));
+    }
+    order.retain(|&b| forward(b).is_none());
+    (order, resolved)
+}
+
 /// Emits one allocated function.
 pub fn emit(f: &MFunction, out: &Output, ctx: &EmitContext<'_>) -> Result<Vec<Item>> {
     // Callee-saved registers the function writes.
@@ -62,18 +105,27 @@ pub fn emit(f: &MFunction, out: &Output, ctx: &EmitContext<'_>) -> Result<Vec<It
             used[p.hw_enc()] = true;
         }
     }
+    let has_calls = f.insts.iter().any(MInst::is_call);
     let spill_base = f.outgoing_args;
     let spills = out.num_spillslots as u32;
     let mut saved = Vec::new();
     if !f.is_entry {
-        for reg in abi::CALLEE_SAVED {
-            if used[reg as usize] {
-                saved.push((abi::reg(reg), spill_base + 8 * (spills + saved.len() as u32)));
-            }
+        // The return address, when calls overwrite it, and the callee-saved registers used.
+        let regs = has_calls
+            .then_some(abi::RA)
+            .into_iter()
+            .chain(abi::CALLEE_SAVED.iter().filter(|&&r| used[r as usize]).map(|&r| abi::reg(r)));
+        for reg in regs {
+            saved.push((reg, spill_base + 8 * (spills + saved.len() as u32)));
         }
     }
     let frame = spill_base + 8 * spills + 8 * saved.len() as u32;
-    let mut e = Emitter { f, out, items: Vec::new(), frame, spill_base, saved, returns: 0 };
+    let (order, resolved) = layout(f, out);
+    let mut next = vec![None; f.blocks.len()];
+    for pair in order.windows(2) {
+        next[pair[0]] = Some(pair[1]);
+    }
+    let mut e = Emitter { f, out, items: Vec::new(), frame, spill_base, saved, returns: 0, has_calls, resolved, next };
     e.items.push(Item::Label(f.name.clone()));
     if f.is_entry {
         e.entry_prologue(ctx)?;
@@ -82,7 +134,7 @@ pub fn emit(f: &MFunction, out: &Output, ctx: &EmitContext<'_>) -> Result<Vec<It
     for &(reg, offset) in &e.saved.clone() {
         e.items.push(op(Opcode::StoreIndU64, vec![r(reg), r(abi::SP), imm(offset.into())]));
     }
-    for b in 0..f.blocks.len() {
+    for b in order {
         e.block(b)?;
     }
     Ok(e.items)
@@ -132,8 +184,14 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    /// The label a branch to `block` uses.
     fn label(&self, block: usize) -> String {
-        self.f.blocks[block].label.clone()
+        self.f.blocks[self.resolved[block]].label.clone()
+    }
+
+    /// Whether control reaching the end of `from` falls into `block`.
+    fn falls_into(&self, from: usize, block: usize) -> bool {
+        self.next[from] == Some(self.resolved[block])
     }
 
     fn slot_offset(&self, a: Allocation) -> Option<u64> {
@@ -141,7 +199,7 @@ impl Emitter<'_> {
     }
 
     fn block(&mut self, b: usize) -> Result<()> {
-        self.items.push(Item::Label(self.label(b)));
+        self.items.push(Item::Label(self.f.blocks[b].label.clone()));
         let f = self.f;
         for item in self.out.block_insts_and_edits(f, Block::new(b)) {
             match item {
@@ -240,7 +298,7 @@ impl Emitter<'_> {
             MInst::Ecalli { index, .. } => self.push(Opcode::Ecalli, vec![imm(u64::from(*index))]),
             MInst::Jump { .. } => {
                 let target = self.f.blocks[b].succs[0].index();
-                if target != b + 1 {
+                if !self.falls_into(b, target) {
                     self.push(Opcode::Jump, vec![Operand::label(self.label(target))]);
                 }
             }
@@ -252,11 +310,11 @@ impl Emitter<'_> {
                     Rhs::Reg(_) => BranchRhs::Reg(reg(1)?),
                     Rhs::Imm(v) => BranchRhs::Imm(*v),
                 };
-                if t == b + 1 {
+                if self.falls_into(b, t) {
                     self.branch(pred.inverse(), a0, rhs, n);
                 } else {
                     self.branch(*pred, a0, rhs, t);
-                    if n != b + 1 {
+                    if !self.falls_into(b, n) {
                         self.push(Opcode::Jump, vec![Operand::label(self.label(n))]);
                     }
                 }
@@ -281,7 +339,7 @@ impl Emitter<'_> {
                             let target = self.label(succs[s].index());
                             self.push(Opcode::BranchEqImm, vec![r(value), imm(c), Operand::label(target)]);
                         }
-                        if default != b + 1 {
+                        if !self.falls_into(b, default) {
                             self.push(Opcode::Jump, vec![Operand::label(self.label(default))]);
                         }
                     }
@@ -296,6 +354,13 @@ impl Emitter<'_> {
                     // The result: r7 = start, r8 = end (the high half of the packed value).
                     let (r7, r8) = (abi::reg(abi::RESULT_REGS[0]), abi::reg(abi::RESULT_REGS[1]));
                     self.push(Opcode::ShloRImm64, vec![r(r8), r(r7), imm(32)]);
+                    if self.has_calls {
+                        // Calls overwrote r0, which held the halt address.
+                        self.push(
+                            Opcode::LoadImm,
+                            vec![r(abi::RA), imm(u64::from(pvm_isa::spi::HALT_ADDRESS) as u32 as i32 as i64 as u64)],
+                        );
+                    }
                 }
                 self.push(Opcode::JumpInd, vec![r(abi::RA), imm(0)]);
             }

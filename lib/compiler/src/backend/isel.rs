@@ -75,13 +75,14 @@ struct Isel<'a, 'm> {
     addresses: HashMap<InstId, (Option<VReg>, i64)>,
     args: Vec<VReg>,
     blocks: Vec<Block>,
+    /// For each MIR block, the block it was split from (itself for LIR blocks).
+    origin: Vec<usize>,
     lir_block: Vec<usize>,
     current: usize,
     next_vreg: usize,
     consts: HashMap<(usize, u64), VReg>,
     preds: Vec<Vec<BlockId>>,
     outgoing_args: u32,
-    ra: VReg,
     /// Instructions folded into their single user.
     folded: Vec<bool>,
     /// Loads whose only user zero-extends them: they load zero-extended.
@@ -99,19 +100,19 @@ pub fn select(f: &lir::Function, is_entry: bool, m: &mut ModuleInfo<'_>) -> Resu
         addresses: HashMap::new(),
         args: Vec::new(),
         blocks: Vec::new(),
+        origin: Vec::new(),
         lir_block: Vec::new(),
         current: 0,
         next_vreg: 0,
         consts: HashMap::new(),
         preds: f.predecessors(),
         outgoing_args: 0,
-        ra: VReg::new(0, RegClass::Int),
         folded: vec![false; f.insts.len()],
         zext_loads: vec![false; f.insts.len()],
     };
     s.run()?;
     let blocks = std::mem::take(&mut s.blocks);
-    Ok(MFunction::new(f.name.clone(), is_entry, blocks, s.next_vreg, s.outgoing_args))
+    Ok(MFunction::new(f.name.clone(), is_entry, blocks, s.origin, s.next_vreg, s.outgoing_args))
 }
 
 fn err(message: impl Into<String>) -> CompileError {
@@ -145,7 +146,10 @@ impl<'a, 'm> Isel<'a, 'm> {
 
     fn new_block(&mut self, label: String) -> usize {
         self.blocks.push((label, Vec::new(), Vec::new(), Vec::new()));
-        self.blocks.len() - 1
+        let id = self.blocks.len() - 1;
+        // Edge blocks belong to the block being selected; LIR blocks to themselves.
+        self.origin.push(if self.lir_block.len() < self.f.blocks.len() { id } else { self.origin[self.current] });
+        id
     }
 
     fn ty(&self, v: Value) -> u32 {
@@ -247,10 +251,9 @@ impl<'a, 'm> Isel<'a, 'm> {
                 }
             }
         }
-        // Entry: parameters and the return address.
+        // Entry: the parameters.
         self.current = self.lir_block[0];
-        self.ra = self.vreg();
-        let mut defs = vec![(self.ra, preg(abi::RA.index()))];
+        let mut defs = Vec::new();
         for (i, _) in self.f.params.iter().enumerate() {
             let v = self.vreg();
             self.args.push(v);
@@ -263,7 +266,8 @@ impl<'a, 'm> Isel<'a, 'm> {
             let dst = self.args[i];
             self.emit(MInst::LoadStackParam { dst, index: (i - abi::ARG_REGS.len()) as u32 });
         }
-        for b in 0..self.f.blocks.len() {
+        // Dominators first, so every value is defined before its uses are selected.
+        for b in reverse_postorder(self.f) {
             self.current = self.lir_block[b];
             for &i in &self.f.blocks[b].insts {
                 if self.folded[i] || matches!(self.f.insts[i].op, Op::Phi(_)) {
@@ -400,8 +404,7 @@ impl<'a, 'm> Isel<'a, 'm> {
                     let r = self.reg(*v)?;
                     values.push((r, preg(abi::RESULT_REGS[0])));
                 }
-                let ra = self.ra;
-                self.emit(MInst::Return { values, ra });
+                self.emit(MInst::Return { values });
                 return Ok(true);
             }
             Op::Unreachable => {
@@ -813,7 +816,11 @@ impl<'a, 'm> Isel<'a, 'm> {
     }
 
     fn cond_branch(&mut self, b: BlockId, c: Value, t: BlockId, f: BlockId) -> Result<()> {
-        if t == f {
+        let only = match self.constant_of(c) {
+            Some(k) => Some(if k & 1 == 1 { t } else { f }),
+            None => (t == f).then_some(t),
+        };
+        if let Some(t) = only {
             let (target, args) = self.edge(b, t, false)?;
             self.emit(MInst::Jump { target, args: args.clone() });
             self.blocks[self.current].3.push((target, args));
@@ -1245,6 +1252,32 @@ impl<'a, 'm> Isel<'a, 'm> {
         }
         Ok(())
     }
+}
+
+/// The blocks reachable from the entry in reverse postorder (a block after its
+/// dominators).
+fn reverse_postorder(f: &lir::Function) -> Vec<BlockId> {
+    let n = f.blocks.len();
+    let successors = |b: BlockId| f.blocks[b].insts.last().map(|&i| f.insts[i].op.successors()).unwrap_or_default();
+    let mut visited = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    let mut stack: Vec<(BlockId, usize)> = vec![(0, 0)];
+    visited[0] = true;
+    while let Some(&mut (b, ref mut next)) = stack.last_mut() {
+        let succs = successors(b);
+        if let Some(&s) = succs.get(*next) {
+            *next += 1;
+            if !visited[s] {
+                visited[s] = true;
+                stack.push((s, 0));
+            }
+        } else {
+            order.push(b);
+            stack.pop();
+        }
+    }
+    order.reverse();
+    order
 }
 
 /// Splits `len` bytes into 8, 4, 2 and 1-byte accesses.

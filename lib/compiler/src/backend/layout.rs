@@ -17,6 +17,7 @@ use crate::error::{CompileError, Result};
 use crate::ffi::{ConstEnv, RawValue};
 use inkwell::module::Module;
 use inkwell::targets::TargetData;
+use inkwell::values::BasicValue;
 use pvm_isa::spi::{self, PAGE_SIZE, STACK_TOP, ZONE_SIZE};
 use std::collections::HashMap;
 
@@ -52,10 +53,15 @@ impl Layout {
         let mut ro_data = Vec::new();
         let mut top = Vec::new();
         let mut globals_size = 0u64;
+        let grows = module
+            .get_function(abi::MEMORY_GROW)
+            .is_some_and(|f| f.as_global_value().as_pointer_value().get_first_use().is_some());
         for global in module.get_globals() {
             let raw = RawValue::of(&global);
             let name = raw.name();
-            if name == abi::MEMORY {
+            // The page counter is also used by the memory.grow routine, which LLVM cannot see.
+            let used = global.as_pointer_value().get_first_use().is_some() || (name == abi::MEMORY_PAGES && grows);
+            if name == abi::MEMORY || !used {
                 continue;
             }
             let size = raw.global_value_size(td).max(1);

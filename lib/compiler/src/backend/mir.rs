@@ -236,18 +236,21 @@ pub enum MInst {
         /// Successor index of the default.
         default: usize,
     },
-    /// Return (terminator).
+    /// Return (terminator); the return address is in r0.
     Return {
         /// Result registers.
         values: Vec<(VReg, PReg)>,
-        /// The return address (in r0).
-        ra: VReg,
     },
     /// Trap (terminator).
     Trap,
 }
 
 impl MInst {
+    /// Whether the instruction is a call (which overwrites r0).
+    pub fn is_call(&self) -> bool {
+        matches!(self, MInst::Call { .. })
+    }
+
     /// Whether the instruction ends a block.
     pub fn is_terminator(&self) -> bool {
         matches!(
@@ -314,9 +317,8 @@ impl MInst {
                 }
                 SwitchKind::Compare { value, .. } => out.push(Operand::reg_use(*value)),
             },
-            MInst::Return { values, ra } => {
+            MInst::Return { values } => {
                 out.extend(values.iter().map(|&(v, r)| Operand::reg_fixed_use(v, r)));
-                out.push(Operand::reg_fixed_use(*ra, preg(abi::RA.index())));
             }
         }
     }
@@ -364,6 +366,8 @@ pub struct MFunction {
     pub num_vregs: usize,
     /// Bytes of outgoing stack arguments the largest call needs.
     pub outgoing_args: u32,
+    /// For each block, the block it was split from (edge blocks), or itself.
+    pub origin: Vec<usize>,
     operands: Vec<Operand>,
     operand_ranges: Vec<(u32, u32)>,
 }
@@ -375,10 +379,11 @@ impl MFunction {
         name: String,
         is_entry: bool,
         blocks: Vec<(String, Vec<MInst>, Vec<VReg>, Vec<(usize, Vec<VReg>)>)>,
+        origin: Vec<usize>,
         num_vregs: usize,
         outgoing_args: u32,
     ) -> Self {
-        let mut f = MFunction { name, is_entry, num_vregs, outgoing_args, ..Default::default() };
+        let mut f = MFunction { name, is_entry, num_vregs, outgoing_args, origin, ..Default::default() };
         for (label, insts, params, succs) in blocks {
             let start = f.insts.len();
             f.insts.extend(insts);
@@ -474,8 +479,9 @@ impl regalloc2::Function for MFunction {
     }
 }
 
-/// The allocatable registers: caller-saved ones first (cheapest), callee-saved ones and
-/// the return-address register after them.
+/// The allocatable registers: caller-saved ones first (cheapest), callee-saved ones after
+/// them. r0 (the return address, saved in the frame of functions that call) and r1 (the
+/// stack pointer) are not allocated.
 pub fn machine_env() -> regalloc2::MachineEnv {
     let mut preferred = PRegSet::empty();
     for r in abi::ARG_REGS {
@@ -485,7 +491,6 @@ pub fn machine_env() -> regalloc2::MachineEnv {
     for r in abi::CALLEE_SAVED {
         non_preferred.add(preg(r));
     }
-    non_preferred.add(preg(abi::RA.index()));
     regalloc2::MachineEnv {
         preferred_regs_by_class: [preferred, PRegSet::empty(), PRegSet::empty()],
         non_preferred_regs_by_class: [non_preferred, PRegSet::empty(), PRegSet::empty()],
