@@ -31,6 +31,15 @@ pub const SEGMENT_PREFIX: &str = "__pvm.segment.";
 /// as `start | end << 32` (PVM addresses; the result is memory `[start, end)`).
 pub const ENTRY: &str = "__pvm_entry";
 
+/// Host-call index the test harness entry uses to ask for the next call.
+pub const HARNESS_ECALLI: u32 = 0x7fff_fff0;
+/// The harness mailbox: 64-bit slots; slot 0 holds the number of the exported function
+/// to call (its position among the module's function exports), slots 1.. its arguments,
+/// and, after the call, its results.
+pub const HARNESS_MAILBOX: &str = "__pvm.harness.mailbox";
+/// Slots in the harness mailbox.
+pub const HARNESS_SLOTS: u32 = 32;
+
 /// Argument registers, in order.
 pub const ARG_REGS: [u8; 6] = [7, 8, 9, 10, 11, 12];
 /// Result registers, in order (the first results of a call).

@@ -27,6 +27,13 @@ pub fn byte_gep<'c>(
     unsafe { builder.build_gep(ptr, &[index], "") }
 }
 
+/// `getelementptr T, base, index` as a constant: element `index` of the array `base`
+/// points to.
+pub fn constant_element<'c>(base: PointerValue<'c>, index: IntValue<'c>) -> PointerValue<'c> {
+    // SAFETY: a constant GEP on a constant pointer; callers stay inside the array.
+    unsafe { base.const_gep(&[index]) }
+}
+
 /// A raw LLVM value of the module being compiled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RawValue(LLVMValueRef);

@@ -11,13 +11,22 @@ pub mod options;
 pub mod wasm;
 
 pub use error::{CompileError, Result};
-pub use options::{ImportAction, OptLevel, Options};
+pub use options::{EntryKind, ImportAction, OptLevel, Options};
 
 use inkwell::context::Context;
 
-/// Reads WebAssembly binary or text (`.wat`) input.
+/// Reads WebAssembly binary or text (`.wat`) input; a text error says where, in one line.
 pub fn read_input(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
-    wat::parse_bytes(bytes).map_err(|e| CompileError::new(e.to_string()))
+    wat::parse_bytes(bytes).map_err(|e| {
+        let text = e.to_string();
+        let mut lines = text.lines();
+        let message = lines.next().unwrap_or_default().to_string();
+        let place = lines.find_map(|l| l.trim().strip_prefix("--> ")).and_then(|p| p.rsplit_once(':').zip(Some(p)));
+        match place.and_then(|((file_line, column), _)| file_line.rsplit_once(':').map(|(_, line)| (line, column))) {
+            Some((line, column)) => CompileError::new(format!("line {line}, column {column}: {message}")),
+            None => CompileError::new(message),
+        }
+    })
 }
 
 /// Compiles a module to optimised LLVM IR text (what `--emit-llvm` prints).
@@ -36,6 +45,8 @@ pub struct Compiled {
     pub program: pvm_asm::Program,
     /// Warnings for the user (unknown imports, ...).
     pub warnings: Vec<String>,
+    /// Address of the harness mailbox ([`EntryKind::Harness`] only).
+    pub mailbox: Option<u64>,
 }
 
 /// Compiles a WebAssembly module (binary) to a PVM assembly program.
@@ -68,6 +79,6 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled> {
             .collect(),
         stack_size: options.stack_size,
     };
-    let program = backend::compile(&ir.module, &facts)?;
-    Ok(Compiled { program, warnings: ir.warnings.clone() })
+    let (program, layout) = backend::compile(&ir.module, &facts)?;
+    Ok(Compiled { program, warnings: ir.warnings.clone(), mailbox: layout.address(abi::HARNESS_MAILBOX) })
 }

@@ -49,6 +49,20 @@ pub struct Options {
     pub imported_globals: HashMap<String, u64>,
     /// Stack size in bytes.
     pub stack_size: u32,
+    /// What the program does when it starts.
+    pub entry: EntryKind,
+}
+
+/// What a compiled program runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EntryKind {
+    /// The start function, then the exported `main` (see `docs/abi.md`).
+    #[default]
+    Main,
+    /// A test harness: the start function, then a loop that asks the host (with
+    /// [`crate::abi::HARNESS_ECALLI`]) which exported function to call, calls it with the
+    /// arguments in the mailbox and leaves the results there. See [`crate::abi`].
+    Harness,
 }
 
 impl Default for Options {
@@ -60,6 +74,7 @@ impl Default for Options {
             imports: HashMap::new(),
             imported_globals: HashMap::new(),
             stack_size: 64 * 1024,
+            entry: EntryKind::Main,
         }
     }
 }

@@ -111,8 +111,8 @@ pub fn select(f: &lir::Function, is_entry: bool, m: &mut ModuleInfo<'_>) -> Resu
         zext_loads: vec![false; f.insts.len()],
     };
     s.run()?;
-    let blocks = std::mem::take(&mut s.blocks);
-    Ok(MFunction::new(f.name.clone(), is_entry, blocks, s.origin, s.next_vreg, s.outgoing_args))
+    let (blocks, origin) = reachable_blocks(std::mem::take(&mut s.blocks), std::mem::take(&mut s.origin));
+    Ok(MFunction::new(f.name.clone(), is_entry, blocks, origin, s.next_vreg, s.outgoing_args))
 }
 
 fn err(message: impl Into<String>) -> CompileError {
@@ -1254,11 +1254,57 @@ impl<'a, 'm> Isel<'a, 'm> {
     }
 }
 
+/// Drops blocks that no path from the entry reaches (branches on constants leave some)
+/// and renumbers the rest.
+fn reachable_blocks(blocks: Vec<Block>, origin: Vec<usize>) -> (Vec<Block>, Vec<usize>) {
+    let mut reached = vec![false; blocks.len()];
+    let mut work = vec![0];
+    reached[0] = true;
+    while let Some(b) = work.pop() {
+        for &(s, _) in &blocks[b].3 {
+            if !reached[s] {
+                reached[s] = true;
+                work.push(s);
+            }
+        }
+    }
+    let mut new_index = vec![usize::MAX; blocks.len()];
+    let mut next = 0;
+    for (b, &r) in reached.iter().enumerate() {
+        if r {
+            new_index[b] = next;
+            next += 1;
+        }
+    }
+    let mut kept = Vec::with_capacity(next);
+    let mut kept_origin = Vec::with_capacity(next);
+    for (b, mut block) in blocks.into_iter().enumerate() {
+        if reached[b] {
+            for succ in &mut block.3 {
+                succ.0 = new_index[succ.0];
+            }
+            for inst in &mut block.1 {
+                if let MInst::Jump { target, .. } = inst {
+                    *target = new_index[*target];
+                }
+            }
+            kept.push(block);
+            // An edge block's origin is always reached before it.
+            kept_origin.push(new_index[origin[b]]);
+        }
+    }
+    (kept, kept_origin)
+}
+
 /// The blocks reachable from the entry in reverse postorder (a block after its
 /// dominators).
 fn reverse_postorder(f: &lir::Function) -> Vec<BlockId> {
     let n = f.blocks.len();
-    let successors = |b: BlockId| f.blocks[b].insts.last().map(|&i| f.insts[i].op.successors()).unwrap_or_default();
+    let successors = |b: BlockId| match f.blocks[b].insts.last().map(|&i| &f.insts[i].op) {
+        Some(Op::CondBr(Value::Const(k), t, e)) => vec![if k & 1 == 1 { *t } else { *e }],
+        Some(op) => op.successors(),
+        None => Vec::new(),
+    };
     let mut visited = vec![false; n];
     let mut order = Vec::with_capacity(n);
     let mut stack: Vec<(BlockId, usize)> = vec![(0, 0)];

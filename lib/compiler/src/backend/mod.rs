@@ -34,7 +34,7 @@ pub struct ModuleFacts {
 }
 
 /// Compiles the optimised LLVM module into an assembly program.
-pub fn compile(module: &inkwell::module::Module<'_>, facts: &ModuleFacts) -> Result<Program> {
+pub fn compile(module: &inkwell::module::Module<'_>, facts: &ModuleFacts) -> Result<(Program, Layout)> {
     let td = inkwell::targets::TargetData::create(crate::optimize::DATA_LAYOUT);
     let layout = Layout::new(module, &td, facts.stack_size, facts.maximum_pages)?;
     let lir = import::import(module, &layout, &td)?;
@@ -127,7 +127,7 @@ pub fn compile(module: &inkwell::module::Module<'_>, facts: &ModuleFacts) -> Res
     let referenced = referenced_labels(&items, &jump_table);
     emit::insert_block_starts(&mut items, &referenced);
     items.retain(|item| !matches!(item, Item::Label(l) if !referenced.contains(l) && !is_function_label(l, &names)));
-    Ok(Program {
+    let program = Program {
         metadata: Vec::new(),
         ro_data: layout.ro_data.clone(),
         rw_data,
@@ -136,7 +136,8 @@ pub fn compile(module: &inkwell::module::Module<'_>, facts: &ModuleFacts) -> Res
         jump_table_entry_size: None,
         jump_table,
         items,
-    })
+    };
+    Ok((program, layout))
 }
 
 fn is_function_label(label: &str, names: &[String]) -> bool {

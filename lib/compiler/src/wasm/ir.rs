@@ -4,7 +4,7 @@
 
 use crate::abi;
 use crate::error::{CompileError, Result};
-use crate::options::{ImportAction, Options};
+use crate::options::{EntryKind, ImportAction, Options};
 use crate::wasm::module::{Module, Signature, ValType};
 use crate::wasm::translate::FunctionTranslator;
 use inkwell::builder::{Builder, BuilderError};
@@ -406,6 +406,9 @@ impl<'c> IrModule<'c> {
         if let Some(start) = wasm.start {
             builder.build_call(self.functions[start as usize], &[], "").map_err(llvm)?;
         }
+        if self.options.entry == EntryKind::Harness {
+            return self.build_harness_loop(wasm, entry, &builder);
+        }
         let main = wasm
             .exported_function("main")
             .ok_or_else(|| CompileError::new("the module exports no function named main"))?;
@@ -454,6 +457,62 @@ impl<'c> IrModule<'c> {
         let end = builder.build_left_shift(end, self.i64.const_int(32, false), "").map_err(llvm)?;
         let packed = builder.build_or(start, end, "").map_err(llvm)?;
         builder.build_return(Some(&packed)).map_err(llvm)?;
+        Ok(())
+    }
+
+    /// The harness loop: ask the host for a call, make it, store the results, repeat.
+    fn build_harness_loop(&self, wasm: &Module<'_>, entry: FunctionValue<'c>, builder: &Builder<'c>) -> Result<()> {
+        let slots = self.i64.array_type(abi::HARNESS_SLOTS);
+        let mailbox = self.module.add_global(slots, None, abi::HARNESS_MAILBOX);
+        mailbox.set_initializer(&slots.const_zero());
+        mailbox.set_linkage(Linkage::External);
+        let slot = |i: u32| -> PointerValue<'c> {
+            let base = mailbox.as_pointer_value().const_cast(self.i64.ptr_type(Default::default()));
+            crate::ffi::constant_element(base, self.i32.const_int(u64::from(i), false))
+        };
+        let ask = self.pseudo(&format!("{}{}", abi::ECALLI_PREFIX, abi::HARNESS_ECALLI), self.i64.fn_type(&[], false));
+        let head = self.context.append_basic_block(entry, "loop");
+        builder.build_unconditional_branch(head).map_err(llvm)?;
+        builder.position_at_end(head);
+        builder.build_call(ask, &[], "").map_err(llvm)?;
+        let command = builder.build_load(slot(0), "").map_err(llvm)?.into_int_value();
+        let exports: Vec<u32> = wasm
+            .exports
+            .iter()
+            .filter_map(|e| match e.kind {
+                crate::wasm::module::ExportKind::Func(f) => Some(f),
+                _ => None,
+            })
+            .collect();
+        let mut cases = Vec::new();
+        for (k, &function) in exports.iter().enumerate() {
+            let signature = wasm.signature(function).clone();
+            if signature.params.len() + 1 > abi::HARNESS_SLOTS as usize
+                || signature.results.len() + 1 > abi::HARNESS_SLOTS as usize
+            {
+                continue;
+            }
+            let block = self.context.append_basic_block(entry, "call");
+            builder.position_at_end(block);
+            let mut args: Vec<BasicMetadataValueEnum<'c>> = Vec::new();
+            for (i, &ty) in signature.params.iter().enumerate() {
+                let raw = builder.build_load(slot(i as u32 + 1), "").map_err(llvm)?.into_int_value();
+                args.push(builder.build_int_truncate_or_bit_cast(raw, self.int_type(ty), "").map_err(llvm)?.into());
+            }
+            let call = builder.build_call(self.functions[function as usize], &args, "").map_err(llvm)?;
+            for (i, &ty) in signature.results.iter().enumerate() {
+                let value = match i {
+                    0 => call.try_as_basic_value().basic().expect("has a result").into_int_value(),
+                    _ => builder.build_load(self.extra_result(i, ty), "").map_err(llvm)?.into_int_value(),
+                };
+                let wide = builder.build_int_z_extend_or_bit_cast(value, self.i64, "").map_err(llvm)?;
+                builder.build_store(slot(i as u32 + 1), wide).map_err(llvm)?;
+            }
+            builder.build_unconditional_branch(head).map_err(llvm)?;
+            cases.push((self.i64.const_int(k as u64, false), block));
+        }
+        builder.position_at_end(head);
+        builder.build_switch(command, head, &cases).map_err(llvm)?;
         Ok(())
     }
 }

@@ -1,0 +1,116 @@
+//! `wasm2pvm`: compiles WebAssembly (binary or text) to PVM assembly text.
+
+use clap::{Parser, ValueEnum};
+use pvm_compiler::{OptLevel, Options};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Compile a WebAssembly module (.wasm or .wat) to PVM assembly; `wasm2pvm x.wasm | jam-pack > x.jam`.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Input module (binary or text); standard input when absent or `-`.
+    file: Option<PathBuf>,
+    /// Write the output here instead of standard output.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Print the optimised LLVM IR instead of PVM assembly.
+    #[arg(long)]
+    emit_llvm: bool,
+    /// LLVM optimisation level.
+    #[arg(short = 'O', long = "opt-level", value_enum, default_value = "2")]
+    opt_level: Level,
+    /// Compile floating-point arithmetic to traps instead of rejecting it.
+    #[arg(long)]
+    trap_floats: bool,
+    /// Import map: lines of `module.field = trap | nop | ecalli N`.
+    #[arg(long, value_name = "FILE")]
+    imports: Option<PathBuf>,
+    /// Make imports that no rule covers an error instead of a warning.
+    #[arg(long)]
+    strict_imports: bool,
+    /// Stack size in bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    stack_size: u32,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Level {
+    #[value(name = "0")]
+    O0,
+    #[value(name = "1")]
+    O1,
+    #[value(name = "2")]
+    O2,
+    #[value(name = "3")]
+    O3,
+    #[value(name = "s")]
+    Os,
+    #[value(name = "z")]
+    Oz,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("wasm2pvm: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<(), String> {
+    let name = match &cli.file {
+        Some(p) if p.as_os_str() != "-" => p.display().to_string(),
+        _ => "<stdin>".to_string(),
+    };
+    let bytes = match &cli.file {
+        Some(p) if p.as_os_str() != "-" => std::fs::read(p).map_err(|e| format!("{name}: {e}"))?,
+        _ => {
+            let mut buf = Vec::new();
+            std::io::stdin().read_to_end(&mut buf).map_err(|e| format!("{name}: {e}"))?;
+            buf
+        }
+    };
+    let mut options = Options {
+        opt_level: match cli.opt_level {
+            Level::O0 => OptLevel::O0,
+            Level::O1 => OptLevel::O1,
+            Level::O2 => OptLevel::O2,
+            Level::O3 => OptLevel::O3,
+            Level::Os => OptLevel::Os,
+            Level::Oz => OptLevel::Oz,
+        },
+        trap_floats: cli.trap_floats,
+        strict_imports: cli.strict_imports,
+        stack_size: cli.stack_size,
+        ..Options::default()
+    };
+    if let Some(path) = &cli.imports {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        options.add_import_map(&text, &path.display().to_string()).map_err(|e| e.to_string())?;
+    }
+    let wasm = pvm_compiler::read_input(&bytes).map_err(|e| format!("{name}: {e}"))?;
+    let text = if cli.emit_llvm {
+        let (ir, warnings) = pvm_compiler::compile_to_llvm_ir(&wasm, &options).map_err(|e| format!("{name}: {e}"))?;
+        warn(&name, &warnings);
+        ir
+    } else {
+        let compiled = pvm_compiler::compile(&wasm, &options).map_err(|e| format!("{name}: {e}"))?;
+        warn(&name, &compiled.warnings);
+        compiled.program.to_string()
+    };
+    match &cli.output {
+        Some(path) => std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display())),
+        None => std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| format!("<stdout>: {e}")),
+    }
+}
+
+fn warn(name: &str, warnings: &[String]) {
+    for w in warnings {
+        eprintln!("wasm2pvm: {name}: warning: {w}");
+    }
+}
