@@ -367,6 +367,12 @@ impl<'a, 'm> Isel<'a, 'm> {
             }
             Op::Store { ptr, value, bytes } => {
                 let (base, offset) = self.address(*ptr)?;
+                // A store keeps only the low bytes: a truncation feeding it is not needed.
+                let value = match self.inst_of(*value) {
+                    Some(lir::Inst { op: Op::Cast(Cast::Trunc, wide, _), ty }) if ty.bits() >= bytes * 8 => *wide,
+                    _ => *value,
+                };
+                let value = &value;
                 let value = match self.constant_of(*value) {
                     Some(c) if *bytes < 8 || fits_imm(c) => StoreValue::Imm(if *bytes < 8 { imm32(c) } else { c }),
                     _ => StoreValue::Reg(self.reg(*value)?),
@@ -413,6 +419,35 @@ impl<'a, 'm> Isel<'a, 'm> {
             }
         }
         Ok(false)
+    }
+
+    /// Whether `v`, a `bits`-wide value, certainly has its top bit clear (so its
+    /// canonical form is also its zero extension). Looks `depth` instructions deep.
+    fn known_non_negative(&self, v: Value, bits: u32, depth: u32) -> bool {
+        let top = 1u64 << (bits - 1);
+        match v {
+            Value::Const(c) => c & top == 0 || bits == 64 && (c as i64) >= 0,
+            Value::Inst(i) if depth > 0 => match &self.f.insts[i].op {
+                Op::Binary(BinOp::And, a, b) => {
+                    self.known_non_negative(*a, bits, depth - 1) || self.known_non_negative(*b, bits, depth - 1)
+                }
+                Op::Binary(BinOp::LShr, _, Value::Const(k)) => *k & u64::from(bits - 1) != 0,
+                Op::Binary(BinOp::URem | BinOp::UDiv, a, b) => {
+                    self.known_non_negative(*b, bits, depth - 1) || self.known_non_negative(*a, bits, depth - 1)
+                }
+                Op::Binary(BinOp::Or | BinOp::Xor, a, b) => {
+                    self.known_non_negative(*a, bits, depth - 1) && self.known_non_negative(*b, bits, depth - 1)
+                }
+                Op::Cast(Cast::ZExt, _, from) => *from < bits,
+                Op::ICmp(..) => true,
+                Op::Load { bytes, .. } => self.zext_loads[i] && bytes * 8 < bits,
+                Op::Call { callee: Callee::Intrinsic(name), .. } => {
+                    name.starts_with("llvm.ctlz") || name.starts_with("llvm.cttz") || name.starts_with("llvm.ctpop")
+                }
+                _ => false,
+            },
+            _ => false,
+        }
     }
 
     /// `x * scale` for an address term.
@@ -776,13 +811,8 @@ impl<'a, 'm> Isel<'a, 'm> {
             Cast::SExt => r,
             Cast::ZExt if from == 1 => r,
             Cast::ZExt => {
-                if let Value::Inst(l) = v
-                    && self.zext_loads[l]
-                {
-                    r
-                } else {
-                    self.zero_extend(r, from)
-                }
+                let zero_loaded = matches!(v, Value::Inst(l) if self.zext_loads[l]);
+                if zero_loaded || self.known_non_negative(v, from, 4) { r } else { self.zero_extend(r, from) }
             }
         })
     }
