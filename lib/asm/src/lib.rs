@@ -1,5 +1,14 @@
-//! PVM assembly: the program model ([`ast`]) and its text form (`docs/asm.md`).
+//! PVM assembly: the program model ([`ast`]) and its text form (`docs/asm.md`), the
+//! parser ([`parse`]), the assembler ([`assemble`]), the disassembler ([`disasm`]) and
+//! the file report of `jam-inspect` ([`inspect`]).
 
+pub mod assemble;
 pub mod ast;
+pub mod disasm;
+pub mod inspect;
+pub mod parse;
 
+pub use assemble::{Assembled, assemble};
 pub use ast::{AsmInstruction, Item, Operand, Program, TableEntry, Target, Value};
+pub use disasm::{InputForm, Parsed, disassemble, parse_file};
+pub use parse::{AsmError, parse};
