@@ -299,7 +299,7 @@ pub fn parse_number(text: &str) -> Option<u64> {
 
 fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
     let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err("hex data needs an even number of digits".into());
     }
     (0..digits.len())
