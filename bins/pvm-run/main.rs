@@ -1,1 +1,146 @@
-fn main() {}
+//! `pvm-run`: runs a PVM program and prints how it ended.
+
+#[path = "../input.rs"]
+mod input;
+
+use clap::Parser;
+use pvm_runner::{LogHost, Status, Vm, run_with_host};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Default gas: 2^40, enough for hours of work.
+const DEFAULT_GAS: i64 = 1 << 40;
+
+/// Run a PVM program (.jam by default) with the standard program initialisation.
+///
+/// Exit status: 0 HALT, 10 PANIC, 11 FAULT, 12 HOST, 13 OOG; 1 for unreadable or invalid
+/// input, 2 for bad usage. Host call 100 (JIP-1 log) prints to stderr and resumes.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// The program; standard input when `-`.
+    file: PathBuf,
+    /// Arguments in hex (with or without 0x).
+    args: Option<String>,
+    /// Read the arguments from a file.
+    #[arg(long, value_name = "FILE", conflicts_with = "args")]
+    args_file: Option<PathBuf>,
+    /// Initial gas.
+    #[arg(long, default_value_t = DEFAULT_GAS)]
+    gas: i64,
+    /// Initial program counter.
+    #[arg(long, default_value_t = 0)]
+    pc: u32,
+    /// The file is a bare SPI container (no metadata prefix).
+    #[arg(long, conflicts_with = "blob")]
+    no_metadata: bool,
+    /// The file is a bare program blob: no memory, all registers zero.
+    #[arg(long)]
+    blob: bool,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Print every instruction to stderr: pc, instruction, changed registers, gas.
+    #[arg(long)]
+    trace: bool,
+}
+
+fn main() -> ExitCode {
+    match run(&Cli::parse()) {
+        Ok(status) => ExitCode::from(match status {
+            Status::Halt => 0,
+            Status::Panic => 10,
+            Status::Fault(_) => 11,
+            Status::Host(_) => 12,
+            Status::OutOfGas => 13,
+        }),
+        Err(message) => {
+            eprintln!("pvm-run: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+    let digits = text.strip_prefix("0x").unwrap_or(text);
+    if !digits.len().is_multiple_of(2) {
+        return Err(format!("arguments `{text}`: an odd number of hex digits"));
+    }
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(&digits[i..i + 2], 16)
+                .map_err(|_| format!("arguments `{text}`: not hex at digit {}", i + 1))
+        })
+        .collect()
+}
+
+fn run(cli: &Cli) -> Result<Status, String> {
+    if cli.gas < 0 {
+        return Err(format!("--gas {}: gas cannot be negative", cli.gas));
+    }
+    let args = match (&cli.args, &cli.args_file) {
+        (Some(hex), _) => parse_hex(hex)?,
+        (None, Some(path)) => std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        (None, None) => Vec::new(),
+    };
+    let (bytes, name) = input::open(Some(&cli.file))?;
+    let vm = if cli.blob {
+        if !args.is_empty() {
+            return Err("--blob programs have no memory to put arguments in".into());
+        }
+        Vm::from_blob(&bytes, cli.gas)
+    } else if cli.no_metadata {
+        Vm::from_spi(&bytes, &args, cli.gas)
+    } else {
+        Vm::from_jam(&bytes, &args, cli.gas)
+    };
+    let mut vm = vm.map_err(|e| format!("{name}: {e}"))?;
+    if cli.pc != 0 {
+        vm.set_pc(cli.pc);
+    }
+    let mut host = LogHost { out: std::io::stderr() };
+    let status = if cli.trace { run_traced(&mut vm, &mut host) } else { run_with_host(&mut vm, &mut host) };
+    let result = if status == Status::Halt { vm.result() } else { Vec::new() };
+    let hex: String = result.iter().map(|b| format!("{b:02x}")).collect();
+    if cli.json {
+        let json = serde_json::json!({
+            "status": status.name(),
+            "status_code": status.code(),
+            "exit_code": status.exit_code(),
+            "pc": vm.pc(),
+            "gas": vm.gas,
+            "registers": vm.regs.to_vec(),
+            "result": hex,
+        });
+        println!("{json}");
+    } else {
+        println!("Status: {} ({})", status.code(), status.name());
+        println!("Exit code: {}", status.exit_code());
+        println!("Program counter: {}", vm.pc());
+        println!("Gas remaining: {}", vm.gas);
+        let regs: Vec<String> = vm.regs.iter().map(u64::to_string).collect();
+        println!("Registers: [{}]", regs.join(", "));
+        println!("Result: [0x{hex}]");
+    }
+    Ok(status)
+}
+
+/// Runs with a trace line per instruction on stderr.
+fn run_traced(vm: &mut Vm, host: &mut LogHost<std::io::Stderr>) -> Status {
+    use pvm_runner::{Host, HostAction};
+    loop {
+        let status = vm.run_traced(&mut |step| {
+            let text = step.instruction.map_or_else(|| "trap (no instruction here)".to_string(), |i| i.to_string());
+            let changed: Vec<String> = (0..13)
+                .filter(|&r| step.before[r] != step.after[r])
+                .map(|r| format!("r{r}={:#x}", step.after[r]))
+                .collect();
+            eprintln!("{:>8}  {text:<40} {:<40} gas={}", step.pc, changed.join(" "), step.gas);
+        });
+        match status {
+            Status::Host(index) if host.call(index, vm) == HostAction::Resume => vm.resume_after_host_call(),
+            _ => return status,
+        }
+    }
+}

@@ -85,17 +85,6 @@ impl RawValue {
         int_width(self.ty())
     }
 
-    /// Operand `index` of a user (instruction or constant expression).
-    pub fn operand(self, index: u32) -> Option<RawValue> {
-        // SAFETY: LLVMGetOperand is valid on users; the index is checked against the count.
-        unsafe {
-            if c::LLVMIsAUser(self.0).is_null() || index >= c::LLVMGetNumOperands(self.0) as u32 {
-                return None;
-            }
-            Some(RawValue(c::LLVMGetOperand(self.0, index)))
-        }
-    }
-
     /// The indices of an `extractvalue` or `insertvalue` instruction.
     pub fn aggregate_indices(self) -> Vec<u32> {
         // SAFETY: only read from extractvalue/insertvalue instructions (checked), whose

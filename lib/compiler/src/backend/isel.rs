@@ -12,7 +12,7 @@
 
 use crate::abi;
 use crate::backend::lir::{self, BinOp, BlockId, Callee, Cast, InstId, Op, Pred, Ty, Value};
-use crate::backend::mir::{CallTarget, MFunction, MInst, Rhs, StoreValue, SwitchKind, preg};
+use crate::backend::mir::{BlockDraft, CallTarget, MFunction, MInst, Rhs, StoreValue, SwitchKind, preg};
 use crate::error::{CompileError, Result};
 use pvm_isa::Opcode;
 use pvm_isa::codec::imm_len;
@@ -64,8 +64,6 @@ pub enum IndirectDispatch {
 /// The register that carries the expected signature id to a checking table entry.
 pub const SIGNATURE_REG: u8 = 2;
 
-type Block = (String, Vec<MInst>, Vec<VReg>, Vec<(usize, Vec<VReg>)>);
-
 struct Isel<'a, 'm> {
     f: &'a lir::Function,
     m: &'a mut ModuleInfo<'m>,
@@ -74,7 +72,7 @@ struct Isel<'a, 'm> {
     aggregates: HashMap<InstId, Vec<VReg>>,
     addresses: HashMap<InstId, (Option<VReg>, i64)>,
     args: Vec<VReg>,
-    blocks: Vec<Block>,
+    blocks: Vec<BlockDraft>,
     /// For each MIR block, the block it was split from (itself for LIR blocks).
     origin: Vec<usize>,
     lir_block: Vec<usize>,
@@ -141,11 +139,11 @@ impl<'a, 'm> Isel<'a, 'm> {
     }
 
     fn emit(&mut self, inst: MInst) {
-        self.blocks[self.current].1.push(inst);
+        self.blocks[self.current].insts.push(inst);
     }
 
     fn new_block(&mut self, label: String) -> usize {
-        self.blocks.push((label, Vec::new(), Vec::new(), Vec::new()));
+        self.blocks.push(BlockDraft { label, ..BlockDraft::default() });
         let id = self.blocks.len() - 1;
         // Edge blocks belong to the block being selected; LIR blocks to themselves.
         self.origin.push(if self.lir_block.len() < self.f.blocks.len() { id } else { self.origin[self.current] });
@@ -247,7 +245,7 @@ impl<'a, 'm> Isel<'a, 'm> {
                     let v = self.vreg();
                     self.values[i] = Some(v);
                     let mb = self.lir_block[b];
-                    self.blocks[mb].2.push(v);
+                    self.blocks[mb].params.push(v);
                 }
             }
         }
@@ -393,7 +391,7 @@ impl<'a, 'm> Isel<'a, 'm> {
             Op::Br(t) => {
                 let (target, args) = self.edge(b, *t, false)?;
                 self.emit(MInst::Jump { target, args: args.clone() });
-                self.blocks[self.current].3.push((target, args));
+                self.blocks[self.current].succs.push((target, args));
                 return Ok(true);
             }
             Op::CondBr(c, t, f) => {
@@ -630,12 +628,11 @@ impl<'a, 'm> Isel<'a, 'm> {
 
     /// The register for a shift amount, looking through `and amount, width-1`.
     fn shift_amount(&mut self, r: Value, width: u32) -> Result<VReg> {
-        if width == 32 || width == 64 {
-            if let Some(lir::Inst { op: Op::Binary(BinOp::And, x, Value::Const(m)), .. }) = self.inst_of(r)
-                && *m == u64::from(width - 1)
-            {
-                return self.reg(*x);
-            }
+        if (width == 32 || width == 64)
+            && let Some(lir::Inst { op: Op::Binary(BinOp::And, x, Value::Const(m)), .. }) = self.inst_of(r)
+            && *m == u64::from(width - 1)
+        {
+            return self.reg(*x);
         }
         self.reg(r)
     }
@@ -837,7 +834,7 @@ impl<'a, 'm> Isel<'a, 'm> {
             self.current = edge;
             let args = phis.iter().map(|&v| self.reg(v)).collect::<Result<Vec<_>>>()?;
             self.emit(MInst::Jump { target, args: args.clone() });
-            self.blocks[edge].3.push((target, args));
+            self.blocks[edge].succs.push((target, args));
             self.current = saved;
             return Ok((edge, Vec::new()));
         }
@@ -853,15 +850,15 @@ impl<'a, 'm> Isel<'a, 'm> {
         if let Some(t) = only {
             let (target, args) = self.edge(b, t, false)?;
             self.emit(MInst::Jump { target, args: args.clone() });
-            self.blocks[self.current].3.push((target, args));
+            self.blocks[self.current].succs.push((target, args));
             return Ok(());
         }
         let (pred, a, rhs) = self.branch_condition(c)?;
         let (taken, taken_args) = self.edge(b, t, true)?;
         let (not_taken, not_taken_args) = self.edge(b, f, true)?;
         let cur = self.current;
-        self.blocks[cur].3.push((taken, taken_args));
-        self.blocks[cur].3.push((not_taken, not_taken_args));
+        self.blocks[cur].succs.push((taken, taken_args));
+        self.blocks[cur].succs.push((not_taken, not_taken_args));
         self.emit(MInst::Branch { pred, a, b: rhs, taken: 0, not_taken: 1 });
         Ok(())
     }
@@ -908,7 +905,7 @@ impl<'a, 'm> Isel<'a, 'm> {
         };
         let kind = match kind {
             SwitchKind::Table { index, doubled, len, entries, .. } => {
-                let labels = entries.iter().map(|&s| self.blocks[succs[s].0].0.clone()).collect();
+                let labels = entries.iter().map(|&s| self.blocks[succs[s].0].label.clone()).collect();
                 let base = (self.m.reserve_switch_table)(labels);
                 SwitchKind::Table { index, doubled, len, base, entries }
             }
@@ -916,7 +913,7 @@ impl<'a, 'm> Isel<'a, 'm> {
         };
         let cur = self.current;
         for s in succs {
-            self.blocks[cur].3.push(s);
+            self.blocks[cur].succs.push(s);
         }
         self.emit(MInst::Switch { kind, default: 0 });
         Ok(())
@@ -1286,12 +1283,12 @@ impl<'a, 'm> Isel<'a, 'm> {
 
 /// Drops blocks that no path from the entry reaches (branches on constants leave some)
 /// and renumbers the rest.
-fn reachable_blocks(blocks: Vec<Block>, origin: Vec<usize>) -> (Vec<Block>, Vec<usize>) {
+fn reachable_blocks(blocks: Vec<BlockDraft>, origin: Vec<usize>) -> (Vec<BlockDraft>, Vec<usize>) {
     let mut reached = vec![false; blocks.len()];
     let mut work = vec![0];
     reached[0] = true;
     while let Some(b) = work.pop() {
-        for &(s, _) in &blocks[b].3 {
+        for &(s, _) in &blocks[b].succs {
             if !reached[s] {
                 reached[s] = true;
                 work.push(s);
@@ -1310,10 +1307,10 @@ fn reachable_blocks(blocks: Vec<Block>, origin: Vec<usize>) -> (Vec<Block>, Vec<
     let mut kept_origin = Vec::with_capacity(next);
     for (b, mut block) in blocks.into_iter().enumerate() {
         if reached[b] {
-            for succ in &mut block.3 {
+            for succ in &mut block.succs {
                 succ.0 = new_index[succ.0];
             }
-            for inst in &mut block.1 {
+            for inst in &mut block.insts {
                 if let MInst::Jump { target, .. } = inst {
                     *target = new_index[*target];
                 }

@@ -332,6 +332,19 @@ impl MInst {
     }
 }
 
+/// A block as instruction selection builds it.
+#[derive(Debug, Clone, Default)]
+pub struct BlockDraft {
+    /// Its label.
+    pub label: String,
+    /// Its instructions, terminator last.
+    pub insts: Vec<MInst>,
+    /// Its parameters.
+    pub params: Vec<VReg>,
+    /// Successor blocks with the arguments passed to each.
+    pub succs: Vec<(usize, Vec<VReg>)>,
+}
+
 /// A block: a range of instructions, its parameters (the LLVM phis) and its edges.
 #[derive(Debug, Clone, Default)]
 pub struct MBlock {
@@ -378,13 +391,13 @@ impl MFunction {
     pub fn new(
         name: String,
         is_entry: bool,
-        blocks: Vec<(String, Vec<MInst>, Vec<VReg>, Vec<(usize, Vec<VReg>)>)>,
+        blocks: Vec<BlockDraft>,
         origin: Vec<usize>,
         num_vregs: usize,
         outgoing_args: u32,
     ) -> Self {
         let mut f = MFunction { name, is_entry, num_vregs, outgoing_args, origin, ..Default::default() };
-        for (label, insts, params, succs) in blocks {
+        for BlockDraft { label, insts, params, succs } in blocks {
             let start = f.insts.len();
             f.insts.extend(insts);
             f.blocks.push(MBlock {

@@ -1,0 +1,265 @@
+//! Paged memory: a flat table of 2^20 page entries (allocated zeroed, so the operating
+//! system commits only the parts touched) pointing into a pool of 4 KiB pages that are
+//! allocated on first access. Memory held is proportional to the pages touched.
+//!
+//! Access rules (pvm-spec §1.2): the first offending byte of an access decides its
+//! outcome — below 0x10000 a PANIC, else a FAULT at its page; a write to a read-only page
+//! is a PANIC, as in the reference implementation (the Gray Paper says FAULT). An access
+//! that fails changes nothing.
+
+use pvm_isa::spi::PAGE_SIZE;
+
+const PAGE: usize = PAGE_SIZE as usize;
+const PAGES: usize = 1 << 20;
+/// Entry flag: the page is mapped (readable).
+const MAPPED: u32 = 1;
+/// Entry flag: the page is writable.
+const WRITABLE: u32 = 2;
+/// Entries keep the page's slot in the pool above these flags; slot 0 means "mapped but
+/// not yet materialised" (reads as zeros).
+const SLOT_SHIFT: u32 = 2;
+
+/// Why an access failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessError {
+    /// A PANIC: an address below 0x10000, or a write to a read-only page.
+    Panic,
+    /// A page FAULT at this page address.
+    Fault(u32),
+}
+
+/// Paged memory.
+#[derive(Debug, Clone)]
+pub struct Memory {
+    table: Vec<u32>,
+    pool: Vec<Box<[u8; PAGE]>>,
+    /// The sbrk break (next address it hands out).
+    pub heap_break: u64,
+    /// The highest address sbrk may reach.
+    pub heap_limit: u64,
+}
+
+/// Address below which every access panics.
+const RESERVED: u32 = 0x1_0000;
+
+impl Default for Memory {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Memory {
+    /// Empty memory: nothing mapped.
+    pub fn new() -> Self {
+        Memory { table: vec![0; PAGES], pool: vec![Box::new([0; PAGE])], heap_break: 0, heap_limit: 0 }
+    }
+
+    /// Maps `[start, end)` (page-aligned) with the given access, zero-filled.
+    pub fn map(&mut self, start: u64, end: u64, writable: bool) {
+        let flags = MAPPED | if writable { WRITABLE } else { 0 };
+        let mut page = start / PAGE as u64;
+        while page * (PAGE as u64) < end && page < PAGES as u64 {
+            let entry = &mut self.table[page as usize];
+            *entry = (*entry & !(MAPPED | WRITABLE)) | flags;
+            page += 1;
+        }
+    }
+
+    /// Whether the page holding `address` is mapped.
+    pub fn is_mapped(&self, address: u32) -> bool {
+        self.table[(address as usize) >> 12] & MAPPED != 0
+    }
+
+    /// Bytes of page memory allocated (for measuring the footprint).
+    pub fn allocated_bytes(&self) -> usize {
+        (self.pool.len() - 1) * PAGE
+    }
+
+    fn page_mut(&mut self, page: usize) -> &mut [u8; PAGE] {
+        let entry = self.table[page];
+        let slot = (entry >> SLOT_SHIFT) as usize;
+        if slot == 0 {
+            self.pool.push(Box::new([0; PAGE]));
+            let slot = self.pool.len() - 1;
+            self.table[page] = (entry & (MAPPED | WRITABLE)) | ((slot as u32) << SLOT_SHIFT);
+            &mut self.pool[slot]
+        } else {
+            &mut self.pool[slot]
+        }
+    }
+
+    fn page(&self, page: usize) -> &[u8; PAGE] {
+        &self.pool[(self.table[page] >> SLOT_SHIFT) as usize]
+    }
+
+    /// Writes bytes at `address` ignoring access rights (program initialisation).
+    pub fn write_initial(&mut self, address: u64, bytes: &[u8]) {
+        for (i, &b) in bytes.iter().enumerate() {
+            let a = (address + i as u64) as usize;
+            self.page_mut(a >> 12)[a & (PAGE - 1)] = b;
+        }
+    }
+
+    /// The outcome for the first offending byte at `address`.
+    fn offending(address: u32) -> AccessError {
+        if address < RESERVED { AccessError::Panic } else { AccessError::Fault(address & !(PAGE_SIZE - 1)) }
+    }
+
+    /// Checks that `len` bytes from `address` (wrapping at 2^32) are readable.
+    fn check_read(&self, address: u32, len: u32) -> Result<(), AccessError> {
+        for i in 0..len {
+            let a = address.wrapping_add(i);
+            if a < RESERVED || self.table[(a as usize) >> 12] & MAPPED == 0 {
+                return Err(Self::offending(a));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that `len` bytes from `address` are writable.
+    fn check_write(&self, address: u32, len: u32) -> Result<(), AccessError> {
+        for i in 0..len {
+            let a = address.wrapping_add(i);
+            let entry = if a < RESERVED { 0 } else { self.table[(a as usize) >> 12] };
+            if entry & MAPPED == 0 {
+                return Err(Self::offending(a));
+            }
+            if entry & WRITABLE == 0 {
+                return Err(AccessError::Panic);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads `N` bytes (little-endian) at `address`.
+    #[inline(always)]
+    pub fn read<const N: usize>(&mut self, address: u32) -> Result<[u8; N], AccessError> {
+        let offset = (address as usize) & (PAGE - 1);
+        let page = (address as usize) >> 12;
+        if offset + N <= PAGE && address >= RESERVED {
+            let entry = self.table[page];
+            if entry & MAPPED != 0 {
+                let mut out = [0u8; N];
+                if entry >> SLOT_SHIFT != 0 {
+                    out.copy_from_slice(&self.page(page)[offset..offset + N]);
+                }
+                return Ok(out);
+            }
+        }
+        self.check_read(address, N as u32)?;
+        let mut out = [0u8; N];
+        for (i, byte) in out.iter_mut().enumerate() {
+            let a = address.wrapping_add(i as u32) as usize;
+            if self.table[a >> 12] >> SLOT_SHIFT != 0 {
+                *byte = self.page(a >> 12)[a & (PAGE - 1)];
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes `N` bytes at `address`.
+    #[inline(always)]
+    pub fn write<const N: usize>(&mut self, address: u32, bytes: [u8; N]) -> Result<(), AccessError> {
+        let offset = (address as usize) & (PAGE - 1);
+        let page = (address as usize) >> 12;
+        if offset + N <= PAGE && address >= RESERVED {
+            let entry = self.table[page];
+            if entry & (MAPPED | WRITABLE) == MAPPED | WRITABLE {
+                self.page_mut(page)[offset..offset + N].copy_from_slice(&bytes);
+                return Ok(());
+            }
+        }
+        self.check_write(address, N as u32)?;
+        for (i, &b) in bytes.iter().enumerate() {
+            let a = address.wrapping_add(i as u32) as usize;
+            self.page_mut(a >> 12)[a & (PAGE - 1)] = b;
+        }
+        Ok(())
+    }
+
+    /// Reads `len` bytes if they are all readable.
+    pub fn read_bytes(&mut self, address: u32, len: u32) -> Option<Vec<u8>> {
+        self.check_read(address, len).ok()?;
+        Some((0..len).map(|i| self.read::<1>(address.wrapping_add(i)).map(|b| b[0]).unwrap_or(0)).collect())
+    }
+
+    /// Writes bytes if they are all writable.
+    pub fn write_bytes(&mut self, address: u32, bytes: &[u8]) -> Result<(), AccessError> {
+        self.check_write(address, bytes.len() as u32)?;
+        for (i, &b) in bytes.iter().enumerate() {
+            self.write::<1>(address.wrapping_add(i as u32), [b])?;
+        }
+        Ok(())
+    }
+
+    /// `sbrk`: returns the old break after moving it up by `size` and mapping the new
+    /// pages writable; `None` (a PANIC) past the limit.
+    pub fn sbrk(&mut self, size: u32) -> Option<u64> {
+        let old = self.heap_break;
+        let new = old + u64::from(size);
+        if new > self.heap_limit {
+            return None;
+        }
+        if size > 0 {
+            let start = old / PAGE as u64 * PAGE as u64;
+            self.map(start, new, true);
+        }
+        self.heap_break = new;
+        Some(old)
+    }
+
+    /// Every page that holds data, with its address and contents (for comparisons).
+    pub fn pages(&self) -> impl Iterator<Item = (u32, &[u8; PAGE])> + '_ {
+        self.table
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| **e >> SLOT_SHIFT != 0)
+            .map(move |(p, &e)| ((p as u32) << 12, &*self.pool[(e >> SLOT_SHIFT) as usize]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_rules() {
+        let mut m = Memory::new();
+        m.map(0x20000, 0x22000, true);
+        m.map(0x30000, 0x31000, false);
+        assert_eq!(m.write::<4>(0x20ffe, [1, 2, 3, 4]), Ok(()));
+        assert_eq!(m.read::<4>(0x20ffe), Ok([1, 2, 3, 4]));
+        assert_eq!(m.read::<2>(0x21fff), Err(AccessError::Fault(0x22000)));
+        assert_eq!(m.write::<1>(0x30000, [1]), Err(AccessError::Panic));
+        assert_eq!(m.read::<1>(0x30000), Ok([0]));
+        assert_eq!(m.read::<1>(0xffff), Err(AccessError::Panic));
+        assert_eq!(m.read::<4>(0xffff_fffe), Err(AccessError::Fault(0xffff_f000)));
+        // A failed write changes nothing.
+        assert_eq!(m.write::<4>(0x21ffe, [9, 9, 9, 9]), Err(AccessError::Fault(0x22000)));
+        assert_eq!(m.read::<2>(0x21ffe), Ok([0, 0]));
+        assert_eq!(m.allocated_bytes(), 2 * 4096);
+    }
+
+    #[test]
+    fn sbrk_maps_pages_up_to_the_break() {
+        let mut m = Memory::new();
+        m.heap_break = 0x23000;
+        m.heap_limit = 0x30000;
+        assert_eq!(m.sbrk(0), Some(0x23000));
+        assert_eq!(m.sbrk(100), Some(0x23000));
+        assert_eq!(m.write::<1>(0x23fff, [1]), Ok(()));
+        assert_eq!(m.write::<1>(0x24000, [1]), Err(AccessError::Fault(0x24000)));
+        assert_eq!(m.sbrk(0x10000), None);
+        assert_eq!(m.sbrk(0), Some(0x23064));
+    }
+
+    #[test]
+    fn sparse_pages_cost_little() {
+        let mut m = Memory::new();
+        m.map(0x10000, 0xffff_0000, true);
+        for page in (0x10u32..0xffff).step_by(0x100) {
+            m.write::<1>(page << 12, [1]).unwrap();
+        }
+        assert_eq!(m.allocated_bytes(), 256 * 4096);
+    }
+}
