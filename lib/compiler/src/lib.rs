@@ -31,7 +31,7 @@ pub fn read_input(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
 
 /// Compiles a module to optimised LLVM IR text (what `--emit-llvm` prints).
 pub fn compile_to_llvm_ir(wasm: &[u8], options: &Options) -> Result<(String, Vec<String>)> {
-    let module = wasm::module::Module::parse(wasm, &options.imported_globals)?;
+    let module = wasm::module::Module::parse(wasm, options)?;
     let context = Context::create();
     let ir = wasm::ir::IrModule::build(&context, &module, options)?;
     optimize::prepare(&ir.module);
@@ -47,11 +47,13 @@ pub struct Compiled {
     pub warnings: Vec<String>,
     /// Address of the harness mailbox ([`EntryKind::Harness`] only).
     pub mailbox: Option<u64>,
+    /// Addresses of exported mutable globals by global index ([`EntryKind::Harness`] only).
+    pub global_addresses: std::collections::HashMap<u32, u64>,
 }
 
 /// Compiles a WebAssembly module (binary) to a PVM assembly program.
 pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled> {
-    let module = wasm::module::Module::parse(wasm, &options.imported_globals)?;
+    let module = wasm::module::Module::parse(wasm, options)?;
     let context = Context::create();
     let ir = wasm::ir::IrModule::build(&context, &module, options)?;
     optimize::prepare(&ir.module);
@@ -78,7 +80,16 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled> {
             })
             .collect(),
         stack_size: options.stack_size,
+        instantiation_traps: module.instantiation_trap.is_some(),
     };
     let (program, layout) = backend::compile(&ir.module, &facts)?;
-    Ok(Compiled { program, warnings: ir.warnings.clone(), mailbox: layout.address(abi::HARNESS_MAILBOX) })
+    let global_addresses = (0..module.globals.len() as u32)
+        .filter_map(|g| layout.address(&wasm::ir::global_name(g)).map(|a| (g, a)))
+        .collect();
+    Ok(Compiled {
+        program,
+        warnings: ir.warnings.clone(),
+        mailbox: layout.address(abi::HARNESS_MAILBOX),
+        global_addresses,
+    })
 }

@@ -47,10 +47,18 @@ pub struct Options {
     pub imports: HashMap<(String, String), ImportAction>,
     /// Values of imported globals, keyed `module.field`.
     pub imported_globals: HashMap<String, u64>,
+    /// Size of an imported memory, (initial, maximum) pages; the module's declared
+    /// limits when `None`.
+    pub imported_memory: Option<(u64, Option<u64>)>,
+    /// Size of an imported table; the declared minimum when `None`.
+    pub imported_table_size: Option<u64>,
     /// Stack size in bytes.
     pub stack_size: u32,
     /// What the program does when it starts.
     pub entry: EntryKind,
+    /// With `trap_floats`: make each float trap a host call with this index first, so a
+    /// test harness can tell float traps from WebAssembly traps.
+    pub float_trap_host_call: Option<u32>,
 }
 
 /// What a compiled program runs.
@@ -73,8 +81,11 @@ impl Default for Options {
             strict_imports: false,
             imports: HashMap::new(),
             imported_globals: HashMap::new(),
+            imported_memory: None,
+            imported_table_size: None,
             stack_size: 64 * 1024,
             entry: EntryKind::Main,
+            float_trap_host_call: None,
         }
     }
 }

@@ -66,8 +66,13 @@ fn layout(f: &MFunction, out: &Output) -> (Vec<usize>, Vec<usize>) {
     }
     let forward = |b: usize| -> Option<usize> {
         let block = &f.blocks[b];
-        (b != 0 && block.end - block.start == 1 && !has_edits[b] && matches!(f.insts[block.start], MInst::Jump { .. }))
-            .then(|| block.succs[0].index())
+        let jumps_away = block.succs.first().is_some_and(|s| s.index() != b);
+        (b != 0
+            && jumps_away
+            && block.end - block.start == 1
+            && !has_edits[b]
+            && matches!(f.insts[block.start], MInst::Jump { .. }))
+        .then(|| block.succs[0].index())
     };
     let resolved = (0..n)
         .map(|b| {
@@ -90,8 +95,17 @@ fn layout(f: &MFunction, out: &Output) -> (Vec<usize>, Vec<usize>) {
     (order, resolved)
 }
 
+/// An emitted function: its items, and the labels of blocks that were skipped because
+/// they only jump, with the label each stands for (the jump table may name them).
+pub struct Emitted {
+    /// The code.
+    pub items: Vec<Item>,
+    /// (skipped label, label it forwards to).
+    pub aliases: Vec<(String, String)>,
+}
+
 /// Emits one allocated function.
-pub fn emit(f: &MFunction, out: &Output, ctx: &EmitContext<'_>) -> Result<Vec<Item>> {
+pub fn emit(f: &MFunction, out: &Output, ctx: &EmitContext<'_>) -> Result<Emitted> {
     // Callee-saved registers the function writes.
     let mut used = [false; 13];
     for a in &out.allocs {
@@ -134,10 +148,14 @@ pub fn emit(f: &MFunction, out: &Output, ctx: &EmitContext<'_>) -> Result<Vec<It
     for &(reg, offset) in &e.saved.clone() {
         e.items.push(op(Opcode::StoreIndU64, vec![r(reg), r(abi::SP), imm(offset.into())]));
     }
+    let aliases = (0..f.blocks.len())
+        .filter(|&b| e.resolved[b] != b)
+        .map(|b| (f.blocks[b].label.clone(), f.blocks[e.resolved[b]].label.clone()))
+        .collect();
     for b in order {
         e.block(b)?;
     }
-    Ok(e.items)
+    Ok(Emitted { items: e.items, aliases })
 }
 
 impl Emitter<'_> {

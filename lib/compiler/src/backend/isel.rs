@@ -1131,6 +1131,9 @@ impl<'a, 'm> Isel<'a, 'm> {
                 self.memory_routine(Routine::Memmove, args)?;
                 return Ok(false);
             }
+            "llvm.uadd" | "llvm.usub" | "llvm.sadd" | "llvm.ssub" if name.contains(".sat.") => {
+                self.saturating(&base, args, width)?
+            }
             "llvm.uadd" | "llvm.usub" | "llvm.sadd" | "llvm.ssub" | "llvm.umul" | "llvm.smul" => {
                 return self.overflow_intrinsic(i, name, args);
             }
@@ -1167,6 +1170,62 @@ impl<'a, 'm> Isel<'a, 'm> {
         let d = self.vreg();
         self.emit(MInst::Cmov { op: Opcode::CmovIz, dst: d, old: combined, value: keep, cond: amount });
         Ok(d)
+    }
+
+    /// Saturating add and subtract on canonical values.
+    fn saturating(&mut self, base: &str, args: &[Value], width: u32) -> Result<VReg> {
+        let (a, b) = (self.reg(args[0])?, self.reg(args[1])?);
+        let max_u = if width == 64 { u64::MAX } else { sext((1u64 << width) - 1, width) };
+        let max_s = (1u64 << (width - 1)) - 1;
+        let min_s = sext(1u64 << (width - 1), width);
+        let w64 = width == 64;
+        Ok(match base {
+            "llvm.uadd" => {
+                // Wrapped sum below an operand means overflow: all ones.
+                let sum = self.alu(Opcode::Add64, a, b);
+                let sum = if w64 { sum } else { self.normalize(sum, width) };
+                let overflow = self.alu(Opcode::SetLtU, sum, a);
+                let d = self.vreg();
+                self.emit(MInst::CmovImm { op: Opcode::CmovNzImm, dst: d, old: sum, cond: overflow, imm: max_u });
+                d
+            }
+            "llvm.usub" => {
+                let diff = self.alu(Opcode::Sub64, a, b);
+                let diff = if w64 { diff } else { self.normalize(diff, width) };
+                let underflow = self.alu(Opcode::SetLtU, a, b);
+                let d = self.vreg();
+                self.emit(MInst::CmovImm { op: Opcode::CmovNzImm, dst: d, old: diff, cond: underflow, imm: 0 });
+                d
+            }
+            _ if !w64 => {
+                // Exact in 64 bits, then clamped.
+                let op = if base == "llvm.sadd" { Opcode::Add64 } else { Opcode::Sub64 };
+                let full = self.alu(op, a, b);
+                let hi = self.constant(max_s);
+                let lo = self.constant(min_s);
+                let clamped = self.alu(Opcode::Min, full, hi);
+                self.alu(Opcode::Max, clamped, lo)
+            }
+            _ => {
+                // Overflow iff the operands' signs agree (add) or differ (sub) and the
+                // result's sign differs from the first operand's.
+                let add = base == "llvm.sadd";
+                let r = self.alu(if add { Opcode::Add64 } else { Opcode::Sub64 }, a, b);
+                let x1 = self.alu(Opcode::Xor, a, r);
+                let x2 = if add { self.alu(Opcode::Xor, b, r) } else { self.alu(Opcode::Xor, a, b) };
+                let both = self.alu(Opcode::And, x1, x2);
+                let overflow = self.alu_imm(Opcode::SetLtSImm, both, 0);
+                // Saturate toward the sign of the first operand: MAX, or MIN when negative.
+                let negative = self.alu_imm(Opcode::SetLtSImm, a, 0);
+                let max = self.constant(max_s);
+                let min = self.constant(min_s);
+                let limit = self.vreg();
+                self.emit(MInst::Cmov { op: Opcode::CmovNz, dst: limit, old: max, value: min, cond: negative });
+                let d = self.vreg();
+                self.emit(MInst::Cmov { op: Opcode::CmovNz, dst: d, old: r, value: limit, cond: overflow });
+                d
+            }
+        })
     }
 
     /// `{result, overflow}` intrinsics.

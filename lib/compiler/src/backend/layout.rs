@@ -59,9 +59,11 @@ impl Layout {
         for global in module.get_globals() {
             let raw = RawValue::of(&global);
             let name = raw.name();
-            // The page counter is also used by the memory.grow routine, which LLVM cannot see.
-            let used = global.as_pointer_value().get_first_use().is_some() || (name == abi::MEMORY_PAGES && grows);
-            if name == abi::MEMORY || !used {
+            // The page counter needs a place only if code reads it or memory.grow (a
+            // routine LLVM cannot see) writes it; LLVM removes other unused globals itself.
+            let unused_pages =
+                name == abi::MEMORY_PAGES && !grows && global.as_pointer_value().get_first_use().is_none();
+            if name == abi::MEMORY || unused_pages {
                 continue;
             }
             let size = raw.global_value_size(td).max(1);
@@ -140,7 +142,7 @@ fn initializer(raw: RawValue, size: u64, env: &ConstEnv<'_>, name: &str) -> Resu
 pub fn memory_image(initial_pages: u64, segments: &[(u64, &[u8])]) -> Result<(Vec<u8>, u16)> {
     let end = segments.iter().filter(|(_, b)| !b.is_empty()).map(|(o, b)| o + b.len() as u64).max().unwrap_or(0);
     let mut image = vec![0u8; end as usize];
-    for (offset, bytes) in segments {
+    for (offset, bytes) in segments.iter().filter(|(_, b)| !b.is_empty()) {
         image[*offset as usize..*offset as usize + bytes.len()].copy_from_slice(bytes);
     }
     while image.last() == Some(&0) {

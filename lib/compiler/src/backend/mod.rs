@@ -17,7 +17,7 @@ use crate::error::{CompileError, Result};
 use isel::{IndirectDispatch, ModuleInfo, Routine};
 use layout::Layout;
 use pvm_asm::{Item, Operand, Program, TableEntry, Target};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// What the back end needs to know about the WebAssembly module.
 pub struct ModuleFacts {
@@ -31,6 +31,8 @@ pub struct ModuleFacts {
     pub data: Vec<(u64, Vec<u8>)>,
     /// Stack size in bytes.
     pub stack_size: u32,
+    /// Whether instantiation traps (a segment out of bounds).
+    pub instantiation_traps: bool,
 }
 
 /// Compiles the optimised LLVM module into an assembly program.
@@ -38,7 +40,12 @@ pub fn compile(module: &inkwell::module::Module<'_>, facts: &ModuleFacts) -> Res
     let td = inkwell::targets::TargetData::create(crate::optimize::DATA_LAYOUT);
     let layout = Layout::new(module, &td, facts.stack_size, facts.maximum_pages)?;
     let lir = import::import(module, &layout, &td)?;
-    let segments: Vec<(u64, &[u8])> = facts.data.iter().map(|(o, b)| (*o, b.as_slice())).collect();
+    // A module whose instantiation traps never runs with its memory image.
+    let segments: Vec<(u64, &[u8])> = if facts.instantiation_traps {
+        Vec::new()
+    } else {
+        facts.data.iter().map(|(o, b)| (*o, b.as_slice())).collect()
+    };
     let (rw_data, heap_pages) = layout::memory_image(facts.initial_pages, &segments)?;
 
     // The jump table starts with the function table (slot i is entry i).
@@ -89,6 +96,7 @@ pub fn compile(module: &inkwell::module::Module<'_>, facts: &ModuleFacts) -> Res
         algorithm: regalloc2::Algorithm::Ion,
     };
     let mut items = Vec::new();
+    let mut aliases: HashMap<String, String> = HashMap::new();
     for (index, function) in lir.functions.iter().enumerate() {
         let mfunction = isel::select(function, index == 0, &mut info).map_err(|e| e.in_function(&function.name))?;
         let allocation = regalloc2::run(&mfunction, &env, &options).map_err(|e| {
@@ -106,7 +114,9 @@ pub fn compile(module: &inkwell::module::Module<'_>, facts: &ModuleFacts) -> Res
                 ],
             )));
         }
-        items.extend(emit::emit(&mfunction, &allocation, &context).map_err(|e| e.in_function(&function.name))?);
+        let emitted = emit::emit(&mfunction, &allocation, &context).map_err(|e| e.in_function(&function.name))?;
+        items.extend(emitted.items);
+        aliases.extend(emitted.aliases);
     }
     items.extend(runtime::trap());
     for routine in routines {
@@ -122,7 +132,7 @@ pub fn compile(module: &inkwell::module::Module<'_>, facts: &ModuleFacts) -> Res
         });
     }
     for table in switch_tables {
-        jump_table.extend(table.into_iter().map(TableEntry::Label));
+        jump_table.extend(table.into_iter().map(|l| TableEntry::Label(aliases.get(&l).cloned().unwrap_or(l))));
     }
     let referenced = referenced_labels(&items, &jump_table);
     emit::insert_block_starts(&mut items, &referenced);

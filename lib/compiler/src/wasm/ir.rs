@@ -5,8 +5,9 @@
 use crate::abi;
 use crate::error::{CompileError, Result};
 use crate::options::{EntryKind, ImportAction, Options};
-use crate::wasm::module::{Module, Signature, ValType};
+use crate::wasm::module::{ExportKind, Module, Signature, ValType};
 use crate::wasm::translate::FunctionTranslator;
+use inkwell::attributes::AttributeLoc;
 use inkwell::builder::{Builder, BuilderError};
 use inkwell::context::Context;
 use inkwell::intrinsics::Intrinsic;
@@ -15,6 +16,11 @@ use inkwell::types::{BasicMetadataTypeEnum, FunctionType, IntType};
 use inkwell::values::{BasicMetadataValueEnum, FunctionValue, GlobalValue, IntValue, PointerValue};
 use std::cell::RefCell;
 use std::collections::HashMap;
+
+/// The LLVM name of mutable WebAssembly global `index`.
+pub fn global_name(index: u32) -> String {
+    format!("wasm.global.{index}")
+}
 
 /// Where a WebAssembly global lives.
 #[derive(Debug, Clone, Copy)]
@@ -85,7 +91,9 @@ impl<'c> IrModule<'c> {
         let trap = intrinsic("llvm.trap", &[])?;
         let expect_i1 = intrinsic("llvm.expect", &[bool.into()])?;
 
-        let memory = module.add_global(i8, None, abi::MEMORY);
+        // A zero-length array: LLVM may assume no address of it dereferenceable, so it
+        // never moves a load to where WebAssembly would not execute it.
+        let memory = module.add_global(i8.array_type(0), None, abi::MEMORY);
         memory.set_linkage(Linkage::External);
         let memory_pages = module.add_global(i32, None, abi::MEMORY_PAGES);
         let initial_pages = wasm.memory.map_or(0, |m| m.initial);
@@ -159,9 +167,12 @@ impl<'c> IrModule<'c> {
             let ty = self.int_type(global.ty);
             let value = ty.const_int(wasm.global_initial_value(index as u32), false);
             let slot = if global.mutable {
-                let g = self.module.add_global(ty, None, &format!("wasm.global.{index}"));
+                let g = self.module.add_global(ty, None, &global_name(index as u32));
                 g.set_initializer(&value);
-                g.set_linkage(Linkage::Internal);
+                // A test harness reads exported mutable globals from memory: keep them.
+                let exported = wasm.exports.iter().any(|e| e.kind == ExportKind::Global(index as u32));
+                let harness = self.options.entry == EntryKind::Harness;
+                g.set_linkage(if harness && exported { Linkage::External } else { Linkage::Internal });
                 GlobalSlot::Var(g)
             } else {
                 GlobalSlot::Const(value)
@@ -197,6 +208,9 @@ impl<'c> IrModule<'c> {
             // linkage), all others are internal so LLVM may inline, specialise or delete them.
             let linkage = if table_functions.contains(&(index as u32)) { Linkage::External } else { Linkage::Internal };
             let f = self.module.add_function(&format!("wasm.func.{index}"), ty, Some(linkage));
+            // Turning self tail calls into loops would turn runaway recursion, which must
+            // exhaust the stack and trap, into an endless loop.
+            f.add_attribute(AttributeLoc::Function, self.context.create_string_attribute("disable-tail-calls", "true"));
             self.functions.push(f);
         }
         Ok(())
@@ -288,7 +302,7 @@ impl<'c> IrModule<'c> {
     }
 
     /// Declares (once) an external pseudo function for the back end to lower.
-    fn pseudo(&self, name: &str, ty: FunctionType<'c>) -> FunctionValue<'c> {
+    pub fn pseudo(&self, name: &str, ty: FunctionType<'c>) -> FunctionValue<'c> {
         self.module.get_function(name).unwrap_or_else(|| self.module.add_function(name, ty, Some(Linkage::External)))
     }
 
@@ -327,7 +341,7 @@ impl<'c> IrModule<'c> {
 
     /// The memory base pointer.
     pub fn memory_base(&self) -> PointerValue<'c> {
-        self.memory.as_pointer_value()
+        self.memory.as_pointer_value().const_cast(self.i8.ptr_type(Default::default()))
     }
 
     /// The global holding the memory size in pages.

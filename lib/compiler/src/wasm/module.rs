@@ -164,9 +164,6 @@ pub enum ExportKind {
     Other,
 }
 
-/// Values for imported globals, keyed `module.field`.
-pub type ImportedGlobalValues = HashMap<String, u64>;
-
 /// A validated module.
 #[derive(Debug, Clone)]
 pub struct Module<'a> {
@@ -193,9 +190,10 @@ pub struct Module<'a> {
 }
 
 impl<'a> Module<'a> {
-    /// Validates and reads a module. `imported_globals` supplies values for imported
-    /// globals (needed only by modules that read them).
-    pub fn parse(bytes: &'a [u8], imported_globals: &ImportedGlobalValues) -> Result<Self> {
+    /// Validates and reads a module. `options` supplies what imports provide: values of
+    /// imported globals, and the actual sizes of an imported memory or table.
+    pub fn parse(bytes: &'a [u8], options: &crate::options::Options) -> Result<Self> {
+        let imported_globals = &options.imported_globals;
         validate(bytes)?;
         let mut types = Vec::new();
         let mut functions: Vec<Function<'a>> = Vec::new();
@@ -257,8 +255,11 @@ impl<'a> Module<'a> {
                                     import: key,
                                 });
                             }
-                            TypeRef::Memory(m) => memory = Some(Memory { initial: m.initial, maximum: m.maximum }),
-                            TypeRef::Table(t) => table_size = Some(t.initial),
+                            TypeRef::Memory(m) => {
+                                let (initial, maximum) = options.imported_memory.unwrap_or((m.initial, m.maximum));
+                                memory = Some(Memory { initial, maximum });
+                            }
+                            TypeRef::Table(t) => table_size = Some(options.imported_table_size.unwrap_or(t.initial)),
                             TypeRef::Tag(_) => return Err(CompileError::new("tags are not supported")),
                         }
                     }

@@ -67,6 +67,8 @@ pub struct FunctionTranslator<'c, 'm, 'w> {
     results: Vec<ValType>,
     /// Byte offset of the operator being translated.
     offset: usize,
+    /// Whether the next operator drops the value this one produces.
+    next_is_drop: bool,
 }
 
 impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
@@ -91,6 +93,7 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
             entry,
             results: signature.results.clone(),
             offset: body.range().start as usize,
+            next_is_drop: false,
         };
         t.run(body, &signature).map_err(|e| e.in_function(wasm_function.name.clone()))
     }
@@ -125,13 +128,18 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
             following_reached: false,
         });
         let mut reader = body.get_operators_reader()?;
+        let mut operators = Vec::new();
         while !reader.eof() {
-            self.offset = reader.original_position() as usize;
-            let op = reader.read()?;
-            self.operator(op)
+            let offset = reader.original_position() as usize;
+            operators.push((offset, reader.read()?));
+        }
+        for (i, (offset, op)) in operators.iter().enumerate() {
+            self.offset = *offset;
+            self.next_is_drop = matches!(operators.get(i + 1), Some((_, Operator::Drop)));
+            self.operator(op.clone())
                 .map_err(|e| if e.offset.is_none() { CompileError { offset: Some(self.offset), ..e } } else { e })?;
         }
-        Ok(())
+        self.seal().map_err(llvm)
     }
 
     fn err(&self, message: impl Into<String>) -> CompileError {
@@ -232,6 +240,20 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
         self.builder.build_call(self.ir.trap, &[], "")?;
         self.builder.build_unreachable()?;
         self.dead_depth = Some(0);
+        // Whatever the current operator still builds goes to a block nothing reaches.
+        let dead = self.ir.context.append_basic_block(self.function, "dead");
+        self.builder.position_at_end(dead);
+        Ok(())
+    }
+
+    /// Terminates the current block with `unreachable` if it has no terminator (code
+    /// after a trap, or an unreachable join).
+    fn seal(&self) -> BuildResult<()> {
+        if let Some(block) = self.builder.get_insert_block()
+            && block.get_terminator().is_none()
+        {
+            self.builder.build_unreachable()?;
+        }
         Ok(())
     }
 
@@ -247,6 +269,12 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
         self.pop_n(pops)?;
         if let Some(ty) = push {
             self.push(self.ir.int_type(ty).get_undef());
+        }
+        if let Some(index) = self.ir.options.float_trap_host_call {
+            // Announce the float trap to the host first (test harnesses tell it apart).
+            let announce =
+                self.ir.pseudo(&format!("{}{index}", crate::abi::ECALLI_PREFIX), self.ir.i64.fn_type(&[], false));
+            self.builder.build_call(announce, &[], "").map_err(llvm)?;
         }
         self.trap_here().map_err(llvm)
     }
@@ -281,11 +309,12 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
         let ty = self.ir.int_bits(bytes * 8);
         let typed = self.builder.build_pointer_cast(ptr, ty.ptr_type(Default::default()), "").map_err(llvm)?;
         let value = self.builder.build_load(typed, "").map_err(llvm)?.into_int_value();
-        value
-            .as_instruction()
-            .expect("a load is an instruction")
-            .set_alignment(1)
-            .map_err(|e| self.err(e.to_string()))?;
+        let load = value.as_instruction().expect("a load is an instruction");
+        load.set_alignment(1).map_err(|e| self.err(e.to_string()))?;
+        if self.next_is_drop {
+            // A dropped load still traps when out of bounds: keep LLVM from deleting it.
+            load.set_volatile(true).map_err(|e| self.err(e.to_string()))?;
+        }
         let target = self.ir.int_type(result);
         let value = if bytes * 8 == result.bits() {
             value
@@ -392,6 +421,7 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
         }
         if let FrameKind::If { else_block: Some(else_block), params } = &frame.kind {
             // An `if` without `else`: the false edge passes the parameters through.
+            self.seal().map_err(llvm)?;
             self.builder.position_at_end(*else_block);
             self.store_slots(&frame.result_slots, params).map_err(llvm)?;
             self.builder.build_unconditional_branch(frame.following).map_err(llvm)?;
@@ -399,6 +429,7 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
         }
         self.stack.truncate(frame.height);
         if frame.following_reached {
+            self.seal().map_err(llvm)?;
             self.builder.position_at_end(frame.following);
             self.dead_depth = None;
             if self.frames.is_empty() {
@@ -412,6 +443,7 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
             }
         } else {
             // Nothing reaches the code after the construct.
+            self.seal().map_err(llvm)?;
             let _ = frame.following.remove_from_function();
             self.dead_depth = Some(0);
         }
@@ -524,6 +556,7 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
                 }
                 self.stack.truncate(height);
                 self.stack.extend(params);
+                self.seal().map_err(llvm)?;
                 self.builder.position_at_end(else_block);
                 self.dead_depth = None;
             }

@@ -1,0 +1,431 @@
+//! The WebAssembly spec tests of `../shared/testvectors/wasm-spec` (integer subset), run
+//! through the compiler and the runner. Modules with floats are compiled with
+//! `--trap-floats`; an assertion counts when it is integer-only (its arguments and
+//! results) and the function it calls reaches no float code (float traps announce
+//! themselves with a host call). Every skipped assertion has its reason; the test prints
+//! counts per file and fails on any failure.
+
+mod support;
+
+use std::collections::{BTreeMap, HashMap};
+use support::{Instance, Outcome, compile_jam, harness_options, shared};
+use wast::core::{WastArgCore, WastRetCore};
+use wast::{QuoteWat, WastArg, WastDirective, WastExecute, WastInvoke, WastRet};
+
+/// The integer subset (the spec tests' README, rule 1).
+fn subset() -> wasmparser::WasmFeatures {
+    use wasmparser::WasmFeatures as F;
+    F::MUTABLE_GLOBAL | F::SIGN_EXTENSION | F::MULTI_VALUE | F::BULK_MEMORY | F::GC_TYPES
+}
+
+/// Why an assertion was not checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Skip {
+    /// An argument or result is a float, reference or vector.
+    NonIntegerValue,
+    /// The call reaches float code (compiled to a trap).
+    ReachesFloatCode,
+    /// The module needs a feature outside the integer subset (reference types, ...).
+    OutsideSubset,
+    /// The module imports from another instance (cross-module linking).
+    Linking,
+    /// Validation/decoding checks of modules that use floats (rule 3).
+    FloatModuleCheck,
+    /// Directives this harness does not run (threads, custom sections, ...).
+    Unsupported,
+}
+
+#[derive(Default)]
+struct Counts {
+    passed: usize,
+    failed: Vec<String>,
+    skipped: BTreeMap<Skip, usize>,
+}
+
+struct Module {
+    instance: Option<Instance>,
+    /// Why the module cannot run, if it cannot.
+    unusable: Option<Skip>,
+}
+
+/// Values of the spectest module's globals.
+fn spectest_options() -> pvm_compiler::Options {
+    let mut options = harness_options();
+    options.strict_imports = true;
+    for f in ["print", "print_i32", "print_i64", "print_f32", "print_f64", "print_i32_f32", "print_f64_f64"] {
+        options.imports.insert(("spectest".into(), f.into()), pvm_compiler::ImportAction::Nop);
+    }
+    options.imported_globals.insert("spectest.global_i32".into(), 666);
+    options.imported_globals.insert("spectest.global_i64".into(), 666);
+    options.imported_globals.insert("spectest.global_f32".into(), u64::from(666.6f32.to_bits()));
+    options.imported_globals.insert("spectest.global_f64".into(), 666.6f64.to_bits());
+    // The spectest memory has 1 page (at most 2), its table 10 entries.
+    options.imported_memory = Some((1, Some(2)));
+    options.imported_table_size = Some(10);
+    options
+}
+
+/// The module names a module imports from.
+fn import_modules(wasm: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm).flatten() {
+        if let wasmparser::Payload::ImportSection(r) = payload {
+            out.extend(r.into_imports().flatten().map(|i| i.module.to_string()));
+        }
+    }
+    out
+}
+
+/// Whether a module imports from anything but `spectest`.
+fn imports_other_instances(wasm: &[u8]) -> bool {
+    wasmparser::Parser::new(0).parse_all(wasm).flatten().any(|p| match p {
+        wasmparser::Payload::ImportSection(r) => r.into_imports().flatten().any(|i| i.module != "spectest"),
+        _ => false,
+    })
+}
+
+fn exports(wasm: &[u8]) -> (Vec<String>, Vec<(String, u32)>) {
+    let mut functions = Vec::new();
+    let mut globals = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm).flatten() {
+        if let wasmparser::Payload::ExportSection(r) = payload {
+            for e in r.into_iter().flatten() {
+                match e.kind {
+                    wasmparser::ExternalKind::Func => functions.push(e.name.to_string()),
+                    wasmparser::ExternalKind::Global => globals.push((e.name.to_string(), e.index)),
+                    _ => {}
+                }
+            }
+        }
+    }
+    (functions, globals)
+}
+
+/// Compiles and instantiates a module.
+fn instantiate(wasm: &[u8]) -> Result<Module, String> {
+    if wasmparser::Validator::new_with_features(subset()).validate_all(wasm).is_err() {
+        // Outside the integer subset: floats are fine (trapped), other features are not.
+        let without_floats =
+            subset() | wasmparser::WasmFeatures::FLOATS | wasmparser::WasmFeatures::SATURATING_FLOAT_TO_INT;
+        if wasmparser::Validator::new_with_features(without_floats).validate_all(wasm).is_err() {
+            return Ok(Module { instance: None, unusable: Some(Skip::OutsideSubset) });
+        }
+    }
+    if imports_other_instances(wasm) {
+        return Ok(Module { instance: None, unusable: Some(Skip::Linking) });
+    }
+    let (jam, compiled) = compile_jam(wasm, &spectest_options())?;
+    let (functions, globals) = exports(wasm);
+    let globals = globals
+        .into_iter()
+        .filter_map(|(name, index)| compiled.global_addresses.get(&index).map(|&a| (name, a)))
+        .collect();
+    match Instance::start(&jam, &compiled, functions, globals) {
+        Ok(instance) => Ok(Module { instance: Some(instance), unusable: None }),
+        Err(outcome) => Err(format!("instantiation: {outcome:?}")),
+    }
+}
+
+/// Integer arguments as 64-bit patterns, or `None` if any is not an integer.
+fn int_args(args: &[WastArg<'_>]) -> Option<Vec<u64>> {
+    args.iter()
+        .map(|a| match a {
+            WastArg::Core(WastArgCore::I32(v)) => Some(*v as u32 as u64),
+            WastArg::Core(WastArgCore::I64(v)) => Some(*v as u64),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Expected integer results as (bits, width), or `None` if any is not an integer.
+fn int_results(results: &[WastRet<'_>]) -> Option<Vec<(u64, u32)>> {
+    results
+        .iter()
+        .map(|r| match r {
+            WastRet::Core(WastRetCore::I32(v)) => Some((*v as u32 as u64, 32)),
+            WastRet::Core(WastRetCore::I64(v)) => Some((*v as u64, 64)),
+            _ => None,
+        })
+        .collect()
+}
+
+struct Script {
+    modules: Vec<Module>,
+    current: Option<usize>,
+    named: HashMap<String, usize>,
+    /// Instances registered under a module name, for imports.
+    registered: HashMap<String, usize>,
+    definitions: HashMap<String, Vec<u8>>,
+    counts: Counts,
+    file: String,
+}
+
+impl Script {
+    fn target(&mut self, id: Option<wast::token::Id<'_>>) -> Option<&mut Module> {
+        let index = match id {
+            Some(id) => *self.named.get(id.name())?,
+            None => self.current?,
+        };
+        self.modules.get_mut(index)
+    }
+
+    fn fail(&mut self, line: usize, message: impl Into<String>) {
+        self.counts.failed.push(format!("{}:{line}: {}", self.file, message.into()));
+    }
+
+    fn skip(&mut self, why: Skip) {
+        *self.counts.skipped.entry(why).or_default() += 1;
+    }
+
+    /// Runs an invocation; `Err(skip)` when it is not checked.
+    fn invoke(&mut self, invoke: &WastInvoke<'_>) -> Result<Outcome, Skip> {
+        let args = int_args(&invoke.args).ok_or(Skip::NonIntegerValue)?;
+        let module = self.target(invoke.module).ok_or(Skip::Unsupported)?;
+        if let Some(why) = module.unusable {
+            return Err(why);
+        }
+        let instance = module.instance.as_mut().ok_or(Skip::Unsupported)?;
+        let index = instance.functions.iter().position(|f| f == invoke.name).ok_or(Skip::Unsupported)?;
+        match instance.call(index, &args) {
+            Outcome::FloatTrap => Err(Skip::ReachesFloatCode),
+            other => Ok(other),
+        }
+    }
+
+    fn module(&mut self, line: usize, mut quote: QuoteWat<'_>) {
+        let name = quote.name().map(|id| id.name().to_string());
+        let wasm = match quote.encode() {
+            Ok(w) => w,
+            Err(e) => return self.fail(line, format!("encoding: {e}")),
+        };
+        // A module that imports from an earlier instance may change its table, memory or
+        // globals, which this harness cannot share: that instance's later results are
+        // not checked.
+        for imported in import_modules(&wasm) {
+            if let Some(&index) = self.registered.get(&imported) {
+                self.modules[index].unusable = Some(Skip::Linking);
+            }
+        }
+        match instantiate(&wasm) {
+            Ok(module) => {
+                self.modules.push(module);
+                let index = self.modules.len() - 1;
+                self.current = Some(index);
+                if let Some(name) = name {
+                    self.named.insert(name, index);
+                }
+            }
+            Err(e) => {
+                self.fail(line, format!("module: {e}"));
+                self.modules.push(Module { instance: None, unusable: Some(Skip::Unsupported) });
+                self.current = Some(self.modules.len() - 1);
+            }
+        }
+    }
+
+    fn directive(&mut self, line: usize, directive: WastDirective<'_>) {
+        match directive {
+            WastDirective::Module(quote) => self.module(line, quote),
+            WastDirective::ModuleDefinition(mut quote) => {
+                let name = quote.name().map(|id| id.name().to_string());
+                if let (Some(name), Ok(wasm)) = (name, quote.encode()) {
+                    self.definitions.insert(name, wasm);
+                }
+            }
+            WastDirective::ModuleInstance { instance, module, .. } => {
+                let wasm = module.and_then(|m| self.definitions.get(m.name()).cloned());
+                match wasm.map(|w| instantiate(&w)) {
+                    Some(Ok(m)) => {
+                        self.modules.push(m);
+                        let index = self.modules.len() - 1;
+                        self.current = Some(index);
+                        if let Some(id) = instance {
+                            self.named.insert(id.name().to_string(), index);
+                        }
+                    }
+                    Some(Err(e)) => self.fail(line, e),
+                    None => self.fail(line, "module instance of an unknown definition"),
+                }
+            }
+            WastDirective::Register { name, module, .. } => {
+                let index = match module {
+                    Some(id) => self.named.get(id.name()).copied(),
+                    None => self.current,
+                };
+                if let Some(index) = index {
+                    self.registered.insert(name.to_string(), index);
+                }
+            }
+            WastDirective::Invoke(invoke) => {
+                if let Ok(Outcome::Other(e)) = self.invoke(&invoke) {
+                    self.fail(line, format!("invoke {}: {e}", invoke.name));
+                }
+            }
+            WastDirective::AssertReturn { exec, results, .. } => self.assert_return(line, exec, &results),
+            WastDirective::AssertTrap { exec, .. } => match exec {
+                WastExecute::Invoke(invoke) => match self.invoke(&invoke) {
+                    Ok(Outcome::Trap) => self.counts.passed += 1,
+                    Ok(other) => self.fail(line, format!("{}: expected a trap, got {other:?}", invoke.name)),
+                    Err(why) => self.skip(why),
+                },
+                WastExecute::Wat(mut wat) => match wat.encode() {
+                    Ok(wasm) => match instantiate(&wasm) {
+                        Err(_) => self.counts.passed += 1,
+                        Ok(Module { unusable: Some(why), .. }) => self.skip(why),
+                        Ok(_) => self.fail(line, "expected instantiation to trap"),
+                    },
+                    Err(e) => self.fail(line, format!("encoding: {e}")),
+                },
+                WastExecute::Get { .. } => self.skip(Skip::Unsupported),
+            },
+            WastDirective::AssertExhaustion { call, .. } => match self.invoke(&call) {
+                Ok(Outcome::Trap) => self.counts.passed += 1,
+                Ok(other) => self.fail(line, format!("{}: expected stack exhaustion, got {other:?}", call.name)),
+                Err(why) => self.skip(why),
+            },
+            WastDirective::AssertInvalid { module, .. } | WastDirective::AssertMalformed { module, .. } => {
+                self.assert_rejected(line, module)
+            }
+            WastDirective::AssertUnlinkable { mut module, .. } => match module.encode() {
+                Ok(wasm) => match compile_jam(&wasm, &spectest_options()) {
+                    Err(_) => self.counts.passed += 1,
+                    Ok(_) if imports_other_instances(&wasm) => self.skip(Skip::Linking),
+                    Ok(_) => self.fail(line, "expected the module not to link"),
+                },
+                Err(e) => self.fail(line, format!("encoding: {e}")),
+            },
+            _ => self.skip(Skip::Unsupported),
+        }
+    }
+
+    fn assert_return(&mut self, line: usize, exec: WastExecute<'_>, results: &[WastRet<'_>]) {
+        let Some(expected) = int_results(results) else { return self.skip(Skip::NonIntegerValue) };
+        let outcome = match exec {
+            WastExecute::Invoke(invoke) => self.invoke(&invoke).map(|o| (o, invoke.name.to_string())),
+            WastExecute::Get { module, global, .. } => {
+                let Some(m) = self.target(module) else { return self.skip(Skip::Unsupported) };
+                if let Some(why) = m.unusable {
+                    return self.skip(why);
+                }
+                let Some(instance) = m.instance.as_mut() else { return self.skip(Skip::Unsupported) };
+                let bytes = expected.first().map_or(8, |&(_, w)| w / 8);
+                match instance.global(global, bytes) {
+                    Some(v) => Ok((Outcome::Values(vec![v]), global.to_string())),
+                    // Immutable globals are constants in the compiled code, not memory.
+                    None => Err(Skip::Unsupported),
+                }
+            }
+            WastExecute::Wat(_) => Err(Skip::Unsupported),
+        };
+        match outcome {
+            Ok((Outcome::Values(values), name)) => {
+                let ok = expected
+                    .iter()
+                    .zip(&values)
+                    .all(|(&(v, w), &got)| if w == 32 { got as u32 as u64 == v } else { got == v });
+                if ok {
+                    self.counts.passed += 1;
+                } else {
+                    let got: Vec<String> = values.iter().take(expected.len()).map(|v| format!("{v:#x}")).collect();
+                    let want: Vec<String> = expected.iter().map(|(v, _)| format!("{v:#x}")).collect();
+                    self.fail(line, format!("{name}: got [{}], expected [{}]", got.join(", "), want.join(", ")));
+                }
+            }
+            Ok((other, name)) => self.fail(line, format!("{name}: got {other:?}")),
+            Err(why) => self.skip(why),
+        }
+    }
+
+    /// `assert_invalid` / `assert_malformed`: the module must be rejected.
+    fn assert_rejected(&mut self, line: usize, mut module: QuoteWat<'_>) {
+        let text_mentions_floats = match &module {
+            QuoteWat::QuoteModule(_, parts) => parts.iter().any(|(_, t)| {
+                let t = String::from_utf8_lossy(t);
+                t.contains("f32") || t.contains("f64")
+            }),
+            _ => false,
+        };
+        if text_mentions_floats {
+            return self.skip(Skip::FloatModuleCheck);
+        }
+        let Ok(wasm) = module.encode() else {
+            // The text parser rejects it.
+            self.counts.passed += 1;
+            return;
+        };
+        if wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all() - wasmparser::WasmFeatures::FLOATS)
+            .validate_all(&wasm)
+            .is_err_and(|e| e.message().contains("float"))
+        {
+            return self.skip(Skip::FloatModuleCheck);
+        }
+        match compile_jam(&wasm, &spectest_options()) {
+            Err(_) => self.counts.passed += 1,
+            Ok(_) => self.fail(line, "expected the module to be rejected"),
+        }
+    }
+}
+
+fn run_file(path: &std::path::Path) -> Counts {
+    let text = std::fs::read_to_string(path).unwrap();
+    let file = path.file_name().unwrap().to_string_lossy().into_owned();
+    let mut lexer = wast::lexer::Lexer::new(&text);
+    lexer.allow_confusing_unicode(true);
+    let buffer = wast::parser::ParseBuffer::new_with_lexer(lexer).unwrap();
+    let script: wast::Wast = wast::parser::parse(&buffer).unwrap();
+    let mut s = Script {
+        modules: Vec::new(),
+        current: None,
+        named: HashMap::new(),
+        registered: HashMap::new(),
+        definitions: HashMap::new(),
+        counts: Counts::default(),
+        file,
+    };
+    for directive in script.directives {
+        let (line, _) = directive.span().linecol_in(&text);
+        s.directive(line + 1, directive);
+    }
+    s.counts
+}
+
+#[test]
+fn spec_tests_integer_subset() {
+    let dir = shared().join("testvectors/wasm-spec");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("spec tests beside the repository")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "wast"))
+        .collect();
+    files.sort();
+    // SPEC_FILTER=name runs only the files whose name contains it (for debugging).
+    if let Ok(filter) = std::env::var("SPEC_FILTER") {
+        files.retain(|p| p.to_string_lossy().contains(&filter));
+    }
+    let (mut passed, mut failed, mut skipped) = (0, Vec::new(), BTreeMap::<Skip, usize>::new());
+    println!("{:<24} {:>7} {:>7} {:>7}", "file", "passed", "failed", "skipped");
+    for path in &files {
+        let counts = run_file(path);
+        let skips: usize = counts.skipped.values().sum();
+        if std::env::var("SPEC_VERBOSE").is_ok() {
+            for f in &counts.failed {
+                println!("  FAIL {f}");
+            }
+            println!("  skipped {:?}", counts.skipped);
+        }
+        println!(
+            "{:<24} {:>7} {:>7} {:>7}",
+            path.file_name().unwrap().to_string_lossy(),
+            counts.passed,
+            counts.failed.len(),
+            skips
+        );
+        passed += counts.passed;
+        for (k, v) in counts.skipped {
+            *skipped.entry(k).or_default() += v;
+        }
+        failed.extend(counts.failed);
+    }
+    println!("total: {passed} passed, {} failed, skipped: {skipped:?}", failed.len());
+    assert!(failed.is_empty(), "{} failures:\n{}", failed.len(), failed.join("\n"));
+}
