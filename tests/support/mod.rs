@@ -142,3 +142,137 @@ fn classify(status: Status) -> Outcome {
         other => Outcome::Other(format!("{other:?}")),
     }
 }
+
+/// A program to run on both runners.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The program file.
+    pub program: Vec<u8>,
+    /// Arguments.
+    pub args: Vec<u8>,
+    /// Initial gas.
+    pub gas: i64,
+}
+
+/// How a run ended, in the reference CLI's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunResult {
+    /// 0 HALT, 1 PANIC, 2 FAULT, 3 HOST, 4 OOG.
+    pub status: u8,
+    /// Fault address or host-call index.
+    pub exit_code: u32,
+    /// Final program counter.
+    pub pc: u32,
+    /// Gas left.
+    pub gas: i64,
+    /// Registers.
+    pub registers: Vec<u64>,
+    /// Result bytes (hex).
+    pub result: String,
+}
+
+/// Runs a `.jam` on our runner the way `pvm-run` does (JIP-1 log host call handled).
+pub fn run_ours(job: &Job) -> RunResult {
+    let mut vm = Vm::from_jam(&job.program, &job.args, job.gas).expect("loadable program");
+    let mut host = pvm_runner::LogHost { out: std::io::sink() };
+    let status = pvm_runner::run_with_host(&mut vm, &mut host);
+    let result = if status == Status::Halt { vm.result() } else { Vec::new() };
+    RunResult {
+        status: status.code(),
+        exit_code: status.exit_code(),
+        pc: vm.pc(),
+        gas: vm.gas,
+        registers: vm.regs.to_vec(),
+        result: result.iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}
+
+/// Runs `.jam` programs on the reference implementation (one node process).
+pub fn run_reference(jobs: &[Job]) -> Vec<RunResult> {
+    use std::io::Write;
+    let input: Vec<serde_json::Value> = jobs
+        .iter()
+        .map(|j| {
+            serde_json::json!({
+                "program": hex(&j.program),
+                "args": hex(&j.args),
+                "gas": j.gas.to_string(),
+                "form": "jam",
+            })
+        })
+        .collect();
+    let mut child = std::process::Command::new("node")
+        .arg(root().join("tests/node/run-batch.mjs"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs (scripts/setup.sh installs the reference)");
+    let mut stdin = child.stdin.take().unwrap();
+    let payload = serde_json::to_vec(&input).unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&payload));
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(output.status.success(), "the reference batch failed");
+    let values: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    values
+        .into_iter()
+        .map(|v| {
+            assert!(v.get("error").is_none(), "reference error: {v}");
+            RunResult {
+                status: v["status"].as_u64().unwrap() as u8,
+                exit_code: v["exitCode"].as_u64().unwrap() as u32,
+                pc: v["pc"].as_u64().unwrap() as u32,
+                gas: v["gas"].as_str().unwrap().parse().unwrap(),
+                registers: v["registers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_str().unwrap().parse().unwrap())
+                    .collect(),
+                result: v["result"].as_str().unwrap().to_string(),
+            }
+        })
+        .collect()
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Bytes from hex.
+pub fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex")).collect()
+}
+
+/// Asserts that a `.jam` disassembles to text that assembles back to the same bytes.
+pub fn assert_round_trip(jam: &[u8]) {
+    let parsed = pvm_asm::parse_file(jam, pvm_asm::InputForm::Jam).expect("parses");
+    let program = pvm_asm::disassemble(&parsed).expect("disassembles");
+    let text = program.to_string();
+    let again = pvm_asm::assemble(&pvm_asm::parse(&text).expect("the disassembly parses")).expect("assembles");
+    assert!(again.jam == jam, "round trip changed the bytes");
+}
+
+/// A directory for files the tests build (inside the target directory).
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let base = option_env!("CARGO_TARGET_TMPDIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let dir = base.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Compiles an AssemblyScript benchmark with the pinned `asc` (as the bench README says).
+pub fn build_assemblyscript(source: &std::path::Path) -> Vec<u8> {
+    let out = scratch_dir("asc").join(source.with_extension("wasm").file_name().unwrap());
+    let status = std::process::Command::new("node")
+        .arg(root().join("vendor/node_modules/assemblyscript/bin/asc.js"))
+        .arg(source)
+        .args(["-o"])
+        .arg(&out)
+        .args(["--runtime", "stub", "-O3", "--noAssert"])
+        .status()
+        .expect("node runs asc");
+    assert!(status.success(), "asc failed on {}", source.display());
+    std::fs::read(out).unwrap()
+}
