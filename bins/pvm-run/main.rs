@@ -43,6 +43,19 @@ struct Cli {
     /// Print every instruction to stderr: pc, instruction, changed registers, gas.
     #[arg(long)]
     trace: bool,
+    /// PVM-in-PVM: FILE is a PVM interpreter program (anan-as compiled to PVM); run this
+    /// inner .jam inside it and print the inner outcome too.
+    #[arg(long, value_name = "INNER.jam", conflicts_with_all = ["args", "args_file"])]
+    inner: Option<PathBuf>,
+    /// Arguments of the inner program, in hex.
+    #[arg(long, value_name = "HEX", requires = "inner", default_value = "")]
+    inner_args: String,
+    /// Gas of the inner program.
+    #[arg(long, value_name = "N", requires = "inner", default_value_t = 100_000_000)]
+    inner_gas: u64,
+    /// Initial program counter of the inner program.
+    #[arg(long, value_name = "N", requires = "inner", default_value_t = 0)]
+    inner_pc: u32,
 }
 
 fn main() -> ExitCode {
@@ -79,10 +92,14 @@ fn run(cli: &Cli) -> Result<Status, String> {
     if cli.gas < 0 {
         return Err(format!("--gas {}: gas cannot be negative", cli.gas));
     }
-    let args = match (&cli.args, &cli.args_file) {
-        (Some(hex), _) => parse_hex(hex)?,
-        (None, Some(path)) => std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?,
-        (None, None) => Vec::new(),
+    let args = match (&cli.args, &cli.args_file, &cli.inner) {
+        (Some(hex), _, _) => parse_hex(hex)?,
+        (None, Some(path), _) => std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        (None, None, Some(inner)) => {
+            let program = std::fs::read(inner).map_err(|e| format!("{}: {e}", inner.display()))?;
+            pvm_runner::nested::input(&program, &parse_hex(&cli.inner_args)?, cli.inner_gas, cli.inner_pc)
+        }
+        (None, None, None) => Vec::new(),
     };
     let (bytes, name) = input::open(Some(&cli.file))?;
     let vm = if cli.blob {
@@ -103,8 +120,9 @@ fn run(cli: &Cli) -> Result<Status, String> {
     let status = if cli.trace { run_traced(&mut vm, &mut host) } else { run_with_host(&mut vm, &mut host) };
     let result = if status == Status::Halt { vm.result() } else { Vec::new() };
     let hex: String = result.iter().map(|b| format!("{b:02x}")).collect();
+    let inner = cli.inner.as_ref().map(|_| pvm_runner::nested::Outcome::decode(&result));
     if cli.json {
-        let json = serde_json::json!({
+        let mut json = serde_json::json!({
             "status": status.name(),
             "status_code": status.code(),
             "exit_code": status.exit_code(),
@@ -113,6 +131,19 @@ fn run(cli: &Cli) -> Result<Status, String> {
             "registers": vm.regs.to_vec(),
             "result": hex,
         });
+        if let Some(inner) = &inner {
+            json["inner"] = match inner {
+                Some(o) => serde_json::json!({
+                    "status": o.status_name(),
+                    "status_code": o.status,
+                    "exit_code": o.exit_code,
+                    "gas": o.gas,
+                    "pc": o.pc,
+                    "result": o.result.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+                }),
+                None => serde_json::json!(null),
+            };
+        }
         println!("{json}");
     } else {
         println!("Status: {} ({})", status.code(), status.name());
@@ -122,6 +153,18 @@ fn run(cli: &Cli) -> Result<Status, String> {
         let regs: Vec<String> = vm.regs.iter().map(u64::to_string).collect();
         println!("Registers: [{}]", regs.join(", "));
         println!("Result: [0x{hex}]");
+        match &inner {
+            Some(Some(o)) => {
+                println!("Inner status: {} ({})", o.status, o.status_name());
+                println!("Inner exit code: {}", o.exit_code);
+                println!("Inner program counter: {}", o.pc);
+                println!("Inner gas remaining: {}", o.gas);
+                let r: String = o.result.iter().map(|b| format!("{b:02x}")).collect();
+                println!("Inner result: [0x{r}]");
+            }
+            Some(None) => println!("Inner: the interpreter rejected its input (malformed inner program)"),
+            None => {}
+        }
     }
     Ok(status)
 }

@@ -11,6 +11,7 @@
 
 pub mod host;
 pub mod memory;
+pub mod nested;
 pub mod program;
 pub mod vm;
 

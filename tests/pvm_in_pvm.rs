@@ -1,0 +1,142 @@
+//! PVM-in-PVM: the anan-as interpreter (`compiler.wasm` of `@fluffylabs/anan-as` 1.2.0)
+//! compiled to `compiler.jam` runs inner programs on our runner. Each inner outcome must
+//! equal (a) the native run of `compiler.wasm` in node with the same input, and (b) the
+//! reference CLI running the inner program directly; the outer run must equal the
+//! reference CLI running `compiler.jam` itself.
+
+mod support;
+
+use pvm_compiler::Options;
+use pvm_runner::nested;
+use support::{Job, RunResult, build_assemblyscript, compile_jam, hex, root, run_ours, run_reference, shared, unhex};
+
+const INNER_GAS: u64 = 100_000_000;
+const OUTER_GAS: i64 = 1_000_000_000;
+
+fn interpreter() -> Vec<u8> {
+    let wasm = std::fs::read(root().join("vendor/node_modules/@fluffylabs/anan-as/dist/build/compiler.wasm")).unwrap();
+    let mut options = Options::default();
+    let map = std::fs::read_to_string(root().join("scripts/anan-as-imports.txt")).unwrap();
+    options.add_import_map(&map, "anan-as-imports.txt").unwrap();
+    options.strict_imports = true;
+    let (jam, compiled) = compile_jam(&wasm, &options).unwrap();
+    assert!(compiled.warnings.is_empty(), "{:?}", compiled.warnings);
+    let report = pvm_asm::inspect::inspect(&jam, pvm_asm::InputForm::Jam).unwrap();
+    assert!(report.is_valid(), "compiler.jam: {:?}", report.findings);
+    jam
+}
+
+fn assembled(text: &str) -> Vec<u8> {
+    pvm_asm::assemble(&pvm_asm::parse(text).unwrap()).unwrap().jam
+}
+
+/// Outputs of the native run (node) for each input.
+fn native(inputs: &[Vec<u8>]) -> Vec<String> {
+    use std::io::Write;
+    let payload = serde_json::to_vec(&inputs.iter().map(|i| hex(i)).collect::<Vec<_>>()).unwrap();
+    let mut child = std::process::Command::new("node")
+        .arg(root().join("tests/node/native-nested.mjs"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&payload).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    serde_json::from_slice::<Vec<serde_json::Value>>(&output.stdout)
+        .unwrap()
+        .into_iter()
+        .map(|v| v.as_str().unwrap_or_else(|| panic!("native run failed: {v}")).to_string())
+        .collect()
+}
+
+struct Case {
+    name: &'static str,
+    program: Vec<u8>,
+    args: Vec<u8>,
+    gas: u64,
+    status: u8,
+    result: &'static str,
+}
+
+#[test]
+fn nested_runs_agree_with_native_and_direct_runs() {
+    let interpreter = interpreter();
+    let add = std::fs::read(shared().join("bench/add.wat")).unwrap();
+    let add = compile_jam(&add, &Options::default()).unwrap().0;
+    let fib = compile_jam(&build_assemblyscript(&shared().join("bench/as_fib.ts")), &Options::default()).unwrap().0;
+    let cases = vec![
+        Case { name: "trap", program: assembled("trap\n"), args: vec![], gas: INNER_GAS, status: 1, result: "" },
+        Case {
+            name: "add(5, 7)",
+            program: add.clone(),
+            args: unhex("0500000007000000"),
+            gas: INNER_GAS,
+            status: 0,
+            result: "0c000000",
+        },
+        Case {
+            name: "as_fib(10)",
+            program: fib,
+            args: unhex("0a000000"),
+            gas: INNER_GAS,
+            status: 0,
+            result: "37000000",
+        },
+        Case {
+            name: "fault",
+            program: assembled("load_u32 r7, 0x80000000\ntrap\n"),
+            args: vec![],
+            gas: INNER_GAS,
+            status: 2,
+            result: "",
+        },
+        Case { name: "out of gas", program: add, args: unhex("0500000007000000"), gas: 3, status: 4, result: "" },
+        Case {
+            name: "host call",
+            program: assembled("ecalli 7\ntrap\n"),
+            args: vec![],
+            gas: INNER_GAS,
+            status: 3,
+            result: "",
+        },
+    ];
+    let inputs: Vec<Vec<u8>> = cases.iter().map(|c| nested::input(&c.program, &c.args, c.gas, 0)).collect();
+    let natives = native(&inputs);
+    let outer_jobs: Vec<Job> =
+        inputs.iter().map(|i| Job { program: interpreter.clone(), args: i.clone(), gas: OUTER_GAS }).collect();
+    let direct_jobs: Vec<Job> =
+        cases.iter().map(|c| Job { program: c.program.clone(), args: c.args.clone(), gas: c.gas as i64 }).collect();
+    let mut jobs = outer_jobs.clone();
+    jobs.extend(direct_jobs);
+    let reference = run_reference(&jobs);
+    let (outer_reference, direct_reference) = reference.split_at(cases.len());
+    for (i, case) in cases.iter().enumerate() {
+        let outer = run_ours(&outer_jobs[i]);
+        assert_eq!(outer.status, 0, "{}: the interpreter itself must halt", case.name);
+        // (a) the native run of compiler.wasm.
+        assert_eq!(outer.result, natives[i], "{}: nested and native outputs differ", case.name);
+        // The reference CLI running compiler.jam agrees on the whole outer outcome.
+        assert_eq!(&outer, &outer_reference[i], "{}: outer run differs from the reference", case.name);
+        let inner = nested::Outcome::decode(&unhex(&outer.result)).expect("an outcome");
+        assert_eq!(inner.status, case.status, "{}", case.name);
+        assert_eq!(hex(&inner.result), case.result, "{}", case.name);
+        // (b) the reference CLI running the inner program directly.
+        let direct: &RunResult = &direct_reference[i];
+        assert_eq!(
+            (inner.status, inner.exit_code, inner.gas as i64, inner.pc, hex(&inner.result)),
+            (direct.status, direct.exit_code, direct.gas, direct.pc, direct.result.clone()),
+            "{}: nested and direct runs differ",
+            case.name
+        );
+        println!(
+            "{:<12} inner {:<5} gas left {:>10}  pc {:>4}  result {:<10} outer gas {}",
+            case.name,
+            inner.status_name(),
+            inner.gas,
+            inner.pc,
+            hex(&inner.result),
+            OUTER_GAS - outer.gas
+        );
+    }
+}
