@@ -65,7 +65,7 @@ fn nested_runs_agree_with_native_and_direct_runs() {
     let add = std::fs::read(shared().join("bench/add.wat")).unwrap();
     let add = compile_jam(&add, &Options::default()).unwrap().0;
     let fib = compile_jam(&build_assemblyscript(&shared().join("bench/as_fib.ts")), &Options::default()).unwrap().0;
-    let cases = vec![
+    let cases = [
         Case { name: "trap", program: assembled("trap\n"), args: vec![], gas: INNER_GAS, status: 1, result: "" },
         Case {
             name: "add(5, 7)",
