@@ -33,12 +33,24 @@ enum Skip {
     FloatModuleCheck,
     /// Directives this harness does not run (threads, custom sections, ...).
     Unsupported,
+    /// A listed exception (see `EXCEPTIONS`).
+    Exception,
 }
+
+/// Modules the compiler rejects on purpose, by file and line, with the reason. Their
+/// assertions are not run. Any other failure fails the test, and so does an exception
+/// that no longer fails.
+const EXCEPTIONS: &[(&str, &str)] = &[
+    ("bulk.wast:300", "table.copy: the function table is immutable (call_indirect jumps through the jump table)"),
+    ("elem.wast:698", "table.init: the function table is immutable (call_indirect jumps through the jump table)"),
+    ("elem.wast:708", "table.init: the function table is immutable (call_indirect jumps through the jump table)"),
+];
 
 #[derive(Default)]
 struct Counts {
     passed: usize,
     failed: Vec<String>,
+    excepted: Vec<String>,
     skipped: BTreeMap<Skip, usize>,
 }
 
@@ -170,7 +182,13 @@ impl Script {
     }
 
     fn fail(&mut self, line: usize, message: impl Into<String>) {
-        self.counts.failed.push(format!("{}:{line}: {}", self.file, message.into()));
+        let location = format!("{}:{line}", self.file);
+        if EXCEPTIONS.iter().any(|(l, _)| *l == location) {
+            self.counts.excepted.push(location);
+            self.skip(Skip::Exception);
+        } else {
+            self.counts.failed.push(format!("{location}: {}", message.into()));
+        }
     }
 
     fn skip(&mut self, why: Skip) {
@@ -402,7 +420,8 @@ fn spec_tests_integer_subset() {
     if let Ok(filter) = std::env::var("SPEC_FILTER") {
         files.retain(|p| p.to_string_lossy().contains(&filter));
     }
-    let (mut passed, mut failed, mut skipped) = (0, Vec::new(), BTreeMap::<Skip, usize>::new());
+    let (mut passed, mut failed, mut excepted, mut skipped) =
+        (0, Vec::new(), Vec::new(), BTreeMap::<Skip, usize>::new());
     println!("{:<24} {:>7} {:>7} {:>7}", "file", "passed", "failed", "skipped");
     for path in &files {
         let counts = run_file(path);
@@ -425,7 +444,15 @@ fn spec_tests_integer_subset() {
             *skipped.entry(k).or_default() += v;
         }
         failed.extend(counts.failed);
+        excepted.extend(counts.excepted);
+    }
+    for (location, reason) in EXCEPTIONS {
+        println!("exception {location}: {reason}");
     }
     println!("total: {passed} passed, {} failed, skipped: {skipped:?}", failed.len());
     assert!(failed.is_empty(), "{} failures:\n{}", failed.len(), failed.join("\n"));
+    if std::env::var("SPEC_FILTER").is_err() {
+        let stale: Vec<_> = EXCEPTIONS.iter().filter(|(l, _)| !excepted.iter().any(|e| e == l)).collect();
+        assert!(stale.is_empty(), "listed exceptions that no longer fail: {stale:?}");
+    }
 }

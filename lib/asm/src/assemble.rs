@@ -32,24 +32,25 @@ pub fn assemble(program: &Program) -> Result<Assembled, AsmError> {
     let mut sizes: Vec<usize> = program.items.iter().map(|item| fixed_size(item).unwrap_or(1)).collect();
     let mut labels;
     // Grow instruction sizes until every encoding fits; sizes never shrink, so this ends.
+    // Each pass measures against one consistent layout (labels and pcs from the sizes of
+    // the previous pass), so every offset is at most its final magnitude and a pinned
+    // width that fits the final layout fits every pass.
     loop {
         labels = label_positions(program, &sizes);
-        let mut changed = false;
+        let mut grown = sizes.clone();
         let mut pc = 0u32;
         for (k, item) in program.items.iter().enumerate() {
             if let Item::Instruction(inst) = item {
                 let (instruction, widths) = resolve(inst, &labels, &table_labels)?;
                 let len = instruction.encoded_len(pc, widths).map_err(|e| error(inst, e))?;
-                if len > sizes[k] {
-                    sizes[k] = len;
-                    changed = true;
-                }
+                grown[k] = grown[k].max(len);
             }
             pc += sizes[k] as u32;
         }
-        if !changed {
+        if grown == sizes {
             break;
         }
+        sizes = grown;
     }
     let mut code = Vec::new();
     let mut starts = Vec::new();
@@ -306,6 +307,18 @@ mod tests {
         let a = assemble(&parse(&text).unwrap()).unwrap();
         // 40 × 10 bytes, then jump with a 2-byte offset (-400), then a branch (-403).
         assert_eq!(a.code_len, 400 + 3 + 4);
+    }
+
+    #[test]
+    fn pinned_short_forward_branch_after_long_instructions() {
+        let mut text = String::new();
+        for _ in 0..20 {
+            text.push_str("  load_imm_64 r1, 0x1122334455667788\n");
+        }
+        text.push_str("  branch_eq r1, r2, end:1\n  trap\nend:\n  trap\n");
+        let a = assemble(&parse(&text).unwrap()).unwrap();
+        assert_eq!(a.labels["end"], 200 + 3 + 1);
+        assert_eq!(a.code_len, 200 + 3 + 1 + 1);
     }
 
     #[test]

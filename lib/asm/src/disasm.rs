@@ -118,9 +118,10 @@ pub enum DisassembleError {
     /// The blob has a property no assembly text can reproduce.
     #[error("cannot be expressed as assembly: {0}")]
     Unrepresentable(String),
-    /// The round trip failed (a bug).
-    #[error("internal error: the disassembly does not assemble to the same bytes")]
-    RoundTrip,
+    /// The round trip failed (a bug): the first offset where the bytes differ, or why
+    /// the text did not assemble.
+    #[error("internal error: the disassembly does not assemble to the same bytes ({0})")]
+    RoundTrip(String),
 }
 
 /// Disassembles a parsed file to a program that assembles to the same bytes.
@@ -141,16 +142,23 @@ pub fn disassemble(parsed: &Parsed<'_>) -> Result<Program, DisassembleError> {
         InputForm::Blob => blob_bytes(parsed),
         _ => parsed.spi.as_ref().map(spi_bytes).unwrap_or_default(),
     };
+    let mut problem = String::new();
     for pin_targets in [false, true] {
         let program = build(parsed, &listed, pin_targets);
-        if let Ok(a) = assemble(&program) {
-            let produced = if parsed.form == InputForm::Blob { a.blob } else { a.spi };
-            if produced == original {
-                return Ok(program);
+        match assemble(&program) {
+            Ok(a) => {
+                let produced = if parsed.form == InputForm::Blob { a.blob } else { a.spi };
+                if produced == original {
+                    return Ok(program);
+                }
+                let differs = produced.iter().zip(&original).position(|(a, b)| a != b);
+                let at = differs.unwrap_or(produced.len().min(original.len()));
+                problem = format!("they first differ at offset {at:#x} of the container");
             }
+            Err(e) => problem = e.to_string(),
         }
     }
-    Err(DisassembleError::RoundTrip)
+    Err(DisassembleError::RoundTrip(problem))
 }
 
 fn blob_bytes(parsed: &Parsed<'_>) -> Vec<u8> {
