@@ -125,7 +125,7 @@ fn run(cli: &Cli) -> Result<Status, String> {
         let mut json = serde_json::json!({
             "status": status.name(),
             "status_code": status.code(),
-            "exit_code": status.exit_code(),
+            "exit_code": vm.exit_code(status),
             "pc": vm.pc(),
             "gas": vm.gas,
             "registers": vm.regs.to_vec(),
@@ -147,7 +147,7 @@ fn run(cli: &Cli) -> Result<Status, String> {
         println!("{json}");
     } else {
         println!("Status: {} ({})", status.code(), status.name());
-        println!("Exit code: {}", status.exit_code());
+        println!("Exit code: {}", vm.exit_code(status));
         println!("Program counter: {}", vm.pc());
         println!("Gas remaining: {}", vm.gas);
         let regs: Vec<String> = vm.regs.iter().map(u64::to_string).collect();

@@ -179,7 +179,7 @@ pub fn run_ours(job: &Job) -> RunResult {
     let result = if status == Status::Halt { vm.result() } else { Vec::new() };
     RunResult {
         status: status.code(),
-        exit_code: status.exit_code(),
+        exit_code: vm.exit_code(status),
         pc: vm.pc(),
         gas: vm.gas,
         registers: vm.regs.to_vec(),
@@ -213,7 +213,10 @@ pub fn run_reference(jobs: &[Job]) -> Vec<RunResult> {
     let output = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
     assert!(output.status.success(), "the reference batch failed");
-    let values: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let values: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        let text = String::from_utf8_lossy(&output.stdout);
+        panic!("the reference batch printed no JSON ({e}): {}", &text[..text.len().min(400)])
+    });
     values
         .into_iter()
         .map(|v| {

@@ -58,6 +58,9 @@ pub struct Finding {
     pub message: String,
 }
 
+/// Most entries a jump table of 0-byte entries may declare (every such entry is pc 0).
+pub const MAX_ZERO_SIZE_ENTRIES: u64 = 1 << 16;
+
 impl<'a> ProgramBlob<'a> {
     /// Parses a blob; `base` is its offset within the file (for error messages).
     pub fn parse(bytes: &'a [u8], base: usize) -> Result<Self, DecodeError> {
@@ -70,12 +73,19 @@ impl<'a> ProgramBlob<'a> {
         let raw_code_len = codec::decode_varint(r.remaining(), code_len_at);
         let code_len = r.varint_lenient("code length")?;
         let canonical_header = raw_count.is_ok_and(|v| v.canonical) && raw_code_len.is_ok_and(|v| v.canonical);
-        let table_bytes = count.checked_mul(u64::from(entry_size)).ok_or_else(|| {
+        let too_large = || {
             DecodeError::new(
                 header,
-                crate::error::DecodeErrorKind::Invalid(format!("jump table of {count} entries is too large")),
+                crate::error::DecodeErrorKind::Invalid(format!(
+                    "jump table of {count} entries of {entry_size} bytes is too large"
+                )),
             )
-        })?;
+        };
+        // Entries of 0 bytes take no room, so only this bound keeps their count sane.
+        if entry_size == 0 && count > MAX_ZERO_SIZE_ENTRIES {
+            return Err(too_large());
+        }
+        let table_bytes = count.checked_mul(u64::from(entry_size)).ok_or_else(too_large)?;
         let jump_table_at = r.offset();
         let jump_table = r.bytes(usize_of(table_bytes), "jump table")?;
         let code_at = r.offset();
@@ -289,12 +299,14 @@ pub fn build_blob(jump_table_entry_size: u8, jump_table: &[u64], code: &[u8], st
     out
 }
 
-/// The smallest jump-table entry size that holds every entry (0 for an empty table).
+/// The smallest jump-table entry size that holds every entry: 0 for an empty table, and
+/// at least 1 otherwise — the Gray Paper allows 0-byte entries (all targeting pc 0), but
+/// the reference implementation panics on every dynamic jump through such a table.
 pub fn min_entry_size(jump_table: &[u64]) -> u8 {
     let max = jump_table.iter().copied().max();
     match max {
         None => 0,
-        Some(m) => (0..=8u8).find(|&n| n == 8 || m < 1u64 << (8 * n)).unwrap_or(8),
+        Some(m) => (1..=8u8).find(|&n| n == 8 || m < 1u64 << (8 * n)).unwrap_or(8),
     }
 }
 
@@ -357,7 +369,7 @@ mod tests {
     #[test]
     fn entry_sizes() {
         assert_eq!(min_entry_size(&[]), 0);
-        assert_eq!(min_entry_size(&[0]), 0);
+        assert_eq!(min_entry_size(&[0]), 1);
         assert_eq!(min_entry_size(&[1]), 1);
         assert_eq!(min_entry_size(&[255]), 1);
         assert_eq!(min_entry_size(&[256]), 2);

@@ -146,7 +146,13 @@ impl Program {
             }
             i = end + 1;
         }
-        let jump_table = blob.jump_table().map(|t| u32::try_from(t).map_or(INVALID, resolve)).collect();
+        // With 0-byte entries every entry is pc 0 by the Gray Paper; the reference
+        // panics on any dynamic jump through such a table (docs/runner.md), and so do we.
+        let jump_table = if blob.jump_table_entry_size == 0 {
+            vec![INVALID; blob.jump_table_len]
+        } else {
+            blob.jump_table().map(|t| u32::try_from(t).map_or(INVALID, resolve)).collect()
+        };
         Program { ops, jump_table, op_at, instructions }
     }
 }

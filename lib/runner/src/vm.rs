@@ -38,7 +38,8 @@ impl Status {
         }
     }
 
-    /// The exit code: the fault address, the host-call index (low 32 bits), else 0.
+    /// The exit code: the fault address, the host-call index (low 32 bits), else 0 (see
+    /// [`Vm::exit_code`] for the exception after a `trap`).
     pub fn exit_code(self) -> u32 {
         match self {
             Status::Fault(a) => a,
@@ -89,6 +90,8 @@ pub struct Vm {
     op: u32,
     /// Code offset where execution starts when `op` is [`INVALID`].
     start_pc: u32,
+    /// Index of the last host call the machine resumed after.
+    last_resumed_host_call: Option<u64>,
 }
 
 /// What an instruction does to control.
@@ -101,7 +104,7 @@ enum Flow {
 impl Vm {
     /// A machine for `program` with the given state, starting at code offset `pc`.
     pub fn new(program: Program, regs: [u64; 13], memory: Memory, gas: i64, pc: u32) -> Self {
-        let mut vm = Vm { program, regs, memory, gas, op: INVALID, start_pc: pc };
+        let mut vm = Vm { program, regs, memory, gas, op: INVALID, start_pc: pc, last_resumed_host_call: None };
         vm.set_pc(pc);
         vm
     }
@@ -122,9 +125,28 @@ impl Vm {
 
     /// Continues after a host call: at the instruction after the `ecalli`.
     pub fn resume_after_host_call(&mut self) {
-        if (self.op as usize) < self.program.ops.len() {
+        if let Some(op) = self.program.ops.get(self.op as usize) {
+            if op.kind == Opcode::Ecalli {
+                self.last_resumed_host_call = Some(op.imm1);
+            }
             self.op += 1;
         }
+    }
+
+    /// The exit code of a run that ended with `status`, as the reference reports it: the
+    /// fault address or host-call index, and after a `trap` instruction the index of the
+    /// last host call resumed from (the reference leaves that value in place); else 0.
+    pub fn exit_code(&self, status: Status) -> u32 {
+        match status {
+            Status::Panic if self.stopped_at_trap_instruction() => self.last_resumed_host_call.unwrap_or(0) as u32,
+            other => other.exit_code(),
+        }
+    }
+
+    /// Whether the current instruction is an encoded `trap` (not a position where no
+    /// instruction starts).
+    fn stopped_at_trap_instruction(&self) -> bool {
+        self.program.instructions.get(self.op as usize).is_some_and(|i| i.is_some_and(|i| i.opcode == Opcode::Trap))
     }
 
     /// The result as the reference implementation reads it: memory `[r7, r8)` (low 32
