@@ -13,19 +13,34 @@ use pvm_isa::{Args, DecodeError, Instruction, Opcode};
 /// Marks a branch or jump-table target that is not a basic-block start.
 pub const INVALID: u32 = u32::MAX;
 
+/// A register number as a type with exactly 13 values, so that indexing the register
+/// file with it needs no bounds check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[repr(u8)]
+#[rustfmt::skip]
+pub enum R { #[default] R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, R11, R12 }
+
+impl R {
+    const ALL: [R; 13] = [R::R0, R::R1, R::R2, R::R3, R::R4, R::R5, R::R6, R::R7, R::R8, R::R9, R::R10, R::R11, R::R12];
+
+    /// The register file index.
+    #[inline(always)]
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// One decoded instruction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Op {
     /// The opcode (`Trap` also for invalid opcodes and bytes that start no instruction).
     pub kind: Opcode,
     /// Register A (or the only register).
-    pub a: u8,
+    pub a: R,
     /// Register B.
-    pub b: u8,
+    pub b: R,
     /// Register D (destination of the two- and three-register formats).
-    pub d: u8,
-    /// Code offset.
-    pub pc: u32,
+    pub d: R,
     /// Op index of a static branch target, or [`INVALID`].
     pub target: u32,
     /// At a basic-block start: the block's instruction count; else 0.
@@ -43,6 +58,8 @@ pub struct Op {
 pub struct Program {
     /// The ops, in code order.
     pub ops: Vec<Op>,
+    /// The code offset of every op (kept apart so that an op fits in 32 bytes).
+    pub pcs: Vec<u32>,
     /// Op index of each jump-table entry's target, or [`INVALID`].
     pub jump_table: Vec<u32>,
     /// Op index of every code offset that has an op (else [`INVALID`]); one entry past
@@ -53,8 +70,8 @@ pub struct Program {
     pub instructions: Vec<Option<Instruction>>,
 }
 
-fn reg(r: pvm_isa::Reg) -> u8 {
-    r.index()
+fn reg(r: pvm_isa::Reg) -> R {
+    R::ALL[usize::from(r.index())]
 }
 
 impl Program {
@@ -107,16 +124,14 @@ impl Program {
             .iter()
             .map(|&p| if is_start(p) { Instruction::decode(code, p as u32, mask.skip(p)) } else { None })
             .collect();
-        let mut ops: Vec<Op> = positions
+        let mut ops: Vec<Op> = instructions
             .iter()
-            .zip(&instructions)
-            .map(|(&p, instruction)| {
+            .map(|instruction| {
                 let trap = Op {
                     kind: Opcode::Trap,
-                    a: 0,
-                    b: 0,
-                    d: 0,
-                    pc: p as u32,
+                    a: R::R0,
+                    b: R::R0,
+                    d: R::R0,
                     target: INVALID,
                     block_gas: 0,
                     remaining: 0,
@@ -124,7 +139,7 @@ impl Program {
                     imm2: 0,
                 };
                 match instruction {
-                    Some(i) => op_from(*i, p as u32, &resolve),
+                    Some(i) => op_from(*i, &resolve),
                     None => trap,
                 }
             })
@@ -153,14 +168,24 @@ impl Program {
         } else {
             blob.jump_table().map(|t| u32::try_from(t).map_or(INVALID, resolve)).collect()
         };
-        Program { ops, jump_table, op_at, instructions }
+        let pcs = positions.iter().map(|&p| p as u32).collect();
+        Program { ops, pcs, jump_table, op_at, instructions }
     }
 }
 
 /// The op for a decoded instruction at `pc`.
-fn op_from(i: Instruction, pc: u32, resolve: &dyn Fn(u32) -> u32) -> Op {
-    let mut op =
-        Op { kind: i.opcode, a: 0, b: 0, d: 0, pc, target: INVALID, block_gas: 0, remaining: 0, imm1: 0, imm2: 0 };
+fn op_from(i: Instruction, resolve: &dyn Fn(u32) -> u32) -> Op {
+    let mut op = Op {
+        kind: i.opcode,
+        a: R::R0,
+        b: R::R0,
+        d: R::R0,
+        target: INVALID,
+        block_gas: 0,
+        remaining: 0,
+        imm1: 0,
+        imm2: 0,
+    };
     match i.args {
         Args::None => {}
         Args::Imm(x) => op.imm1 = x,
@@ -226,8 +251,8 @@ mod tests {
         }
         let blob = pvm_isa::blob::build_blob(0, &[], &code, &bits);
         let p = Program::from_blob(&blob, 0).unwrap();
-        let pcs: Vec<u32> = p.ops.iter().map(|o| o.pc).collect();
-        assert_eq!(pcs, vec![0, 3, 8, 9, 10]);
+        assert_eq!(p.pcs, vec![0, 3, 8, 9, 10]);
+        assert_eq!(std::mem::size_of::<Op>(), 32);
         assert_eq!(p.ops[1].target, 3);
         assert_eq!((p.ops[0].block_gas, p.ops[0].remaining, p.ops[1].remaining), (2, 1, 0));
         assert_eq!((p.ops[2].block_gas, p.ops[3].block_gas, p.ops[4].block_gas), (1, 1, 1));

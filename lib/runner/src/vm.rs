@@ -117,10 +117,7 @@ impl Vm {
 
     /// The code offset of the next instruction (or of the one that stopped the machine).
     pub fn pc(&self) -> u32 {
-        match self.program.ops.get(self.op as usize) {
-            Some(op) => op.pc,
-            None => self.start_pc,
-        }
+        self.program.pcs.get(self.op as usize).copied().unwrap_or(self.start_pc)
     }
 
     /// Continues after a host call: at the instruction after the `ecalli`.
@@ -192,42 +189,59 @@ impl Vm {
 
     fn interpret_ops<const TRACE: bool>(&mut self, ops: &[Op], trace: &mut dyn FnMut(Step)) -> Status {
         let mut i = self.op as usize;
-        // Whether the current block's gas was charged in advance. Execution that starts
-        // inside a block pays per instruction until the next block start.
-        let mut prepaid = false;
+        // Gas lives in a local (a register) while running; every exit writes it back.
+        let mut gas = self.gas;
         loop {
+            let count = ops[i].block_gas;
+            if !TRACE && count != 0 && gas >= i64::from(count) {
+                // A block start with its gas available: charge the block once and run it
+                // without per-instruction checks; refund the rest if it ends early.
+                gas -= i64::from(count);
+                let block = &ops[i..i + count as usize];
+                let mut next = i + block.len();
+                for (k, op) in block.iter().enumerate() {
+                    match self.step(op) {
+                        Flow::Next => {}
+                        Flow::Jump(t) => {
+                            next = t as usize;
+                            break;
+                        }
+                        Flow::Exit(status) => {
+                            self.gas = gas + i64::from(op.remaining);
+                            self.op = (i + k) as u32;
+                            return status;
+                        }
+                    }
+                }
+                i = next;
+                continue;
+            }
+            // One instruction at a time: inside a block entered in the middle, when the
+            // gas does not cover the block (so out-of-gas stops at the exact
+            // instruction), and when tracing.
+            if gas < 1 {
+                self.gas = gas;
+                self.op = i as u32;
+                return Status::OutOfGas;
+            }
+            gas -= 1;
             let op = &ops[i];
-            if op.block_gas != 0 {
-                prepaid = !TRACE && self.gas >= i64::from(op.block_gas);
-                if prepaid {
-                    self.gas -= i64::from(op.block_gas);
-                }
-            }
-            if !prepaid {
-                if self.gas < 1 {
-                    self.op = i as u32;
-                    return Status::OutOfGas;
-                }
-                self.gas -= 1;
-            }
             let before = if TRACE { self.regs } else { [0; 13] };
             let flow = self.step(op);
             if TRACE {
                 trace(Step {
-                    pc: op.pc,
+                    pc: self.program.pcs[i],
                     instruction: self.program.instructions[i],
                     before,
                     after: self.regs,
-                    gas: self.gas,
+                    gas,
                 });
             }
             match flow {
                 Flow::Next => i += 1,
                 Flow::Jump(t) => i = t as usize,
                 Flow::Exit(status) => {
-                    if prepaid {
-                        self.gas += i64::from(op.remaining);
-                    }
+                    self.gas = gas;
                     self.op = i as u32;
                     return status;
                 }
@@ -281,7 +295,7 @@ impl Vm {
     #[inline(always)]
     fn exec(&mut self, op: &Op) -> Result<Flow, Flow> {
         use Opcode as O;
-        let (a, b, d) = (op.a as usize, op.b as usize, op.d as usize);
+        let (a, b, d) = (op.a.index(), op.b.index(), op.d.index());
         let (ra, rb) = (self.regs[a], self.regs[b]);
         let (x, y) = (op.imm1, op.imm2);
         let sx32 = |v: u64| v as u32 as i32 as i64 as u64;
