@@ -72,6 +72,8 @@ pub struct Instance {
     pub functions: Vec<String>,
     /// Exported mutable global addresses by name.
     pub globals: Vec<(String, u64)>,
+    /// Gas for each call.
+    pub call_gas: i64,
 }
 
 impl Instance {
@@ -86,7 +88,7 @@ impl Instance {
         match (vm.run(), compiled.mailbox) {
             (Status::Host(i), Some(mailbox)) if i == u64::from(pvm_compiler::abi::HARNESS_ECALLI) => {
                 let resume = (vm.regs, vm.pc());
-                Ok(Instance { vm, mailbox: mailbox as u32, resume, functions, globals })
+                Ok(Instance { vm, mailbox: mailbox as u32, resume, functions, globals, call_gas: CALL_GAS })
             }
             (other, _) => Err(classify(other)),
         }
@@ -99,7 +101,7 @@ impl Instance {
         for (i, v) in slots.iter().enumerate() {
             self.vm.memory.write_bytes(self.mailbox + 8 * i as u32, &v.to_le_bytes()).expect("the mailbox is writable");
         }
-        self.vm.gas = CALL_GAS;
+        self.vm.gas = self.call_gas;
         self.vm.resume_after_host_call();
         let status = self.vm.run();
         let outcome = match status {
@@ -117,7 +119,7 @@ impl Instance {
         // Back to the harness loop, as if the call had returned.
         self.vm.regs = self.resume.0;
         self.vm.set_pc(self.resume.1);
-        self.vm.gas = CALL_GAS;
+        self.vm.gas = self.call_gas;
         match self.vm.run() {
             Status::Host(_) => outcome,
             other => Outcome::Other(format!("the harness did not resume after {outcome:?}: {other:?}")),

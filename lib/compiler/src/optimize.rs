@@ -27,7 +27,8 @@ const CPU_FEATURES: &str = "+m,+zbb";
 
 /// The target machine used for LLVM's cost models.
 pub fn target_machine() -> Result<TargetMachine> {
-    Target::initialize_riscv(&InitializationConfig::default());
+    static INITIALIZE: std::sync::Once = std::sync::Once::new();
+    INITIALIZE.call_once(|| Target::initialize_riscv(&InitializationConfig::default()));
     let triple = TargetTriple::create(TRIPLE);
     let target = Target::from_triple(&triple).map_err(|e| CompileError::new(format!("LLVM target {TRIPLE}: {e}")))?;
     target

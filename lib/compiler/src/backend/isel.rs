@@ -85,6 +85,9 @@ struct Isel<'a, 'm> {
     folded: Vec<bool>,
     /// Loads whose only user zero-extends them: they load zero-extended.
     zext_loads: Vec<bool>,
+    /// A call that always traps and the instructions after it in its block: never
+    /// executed.
+    unreachable: Vec<bool>,
 }
 
 /// Selects instructions for one function.
@@ -107,6 +110,7 @@ pub fn select(f: &lir::Function, is_entry: bool, m: &mut ModuleInfo<'_>) -> Resu
         outgoing_args: 0,
         folded: vec![false; f.insts.len()],
         zext_loads: vec![false; f.insts.len()],
+        unreachable: vec![false; f.insts.len()],
     };
     s.run()?;
     let (blocks, origin) = reachable_blocks(std::mem::take(&mut s.blocks), std::mem::take(&mut s.origin));
@@ -205,7 +209,11 @@ impl<'a, 'm> Isel<'a, 'm> {
                     };
                     return Ok(r);
                 }
-                Err(err(format!("internal error: value %{i} used before it is defined")))
+                if self.unreachable[i] {
+                    // Only code that never runs uses it: any value does.
+                    return Ok(self.constant(0));
+                }
+                Err(err(format!("internal error: value %{i} ({:?}) used before it is defined", self.f.insts[i].op)))
             }
         }
     }
@@ -267,12 +275,19 @@ impl<'a, 'm> Isel<'a, 'm> {
         // Dominators first, so every value is defined before its uses are selected.
         for b in reverse_postorder(self.f) {
             self.current = self.lir_block[b];
-            for &i in &self.f.blocks[b].insts {
+            let insts = &self.f.blocks[b].insts;
+            for (k, &i) in insts.iter().enumerate() {
                 if self.folded[i] || matches!(self.f.insts[i].op, Op::Phi(_)) {
                     continue;
                 }
                 let stop = self.inst(b, i)?;
                 if stop {
+                    // Blocks reached only through here may still use the values of the
+                    // instruction that ended the block (a call that always traps) and
+                    // of the ones after it.
+                    for &rest in &insts[k..] {
+                        self.unreachable[rest] = true;
+                    }
                     break;
                 }
             }

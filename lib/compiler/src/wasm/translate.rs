@@ -67,8 +67,6 @@ pub struct FunctionTranslator<'c, 'm, 'w> {
     results: Vec<ValType>,
     /// Byte offset of the operator being translated.
     offset: usize,
-    /// Whether the next operator drops the value this one produces.
-    next_is_drop: bool,
 }
 
 impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
@@ -93,7 +91,6 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
             entry,
             results: signature.results.clone(),
             offset: body.range().start as usize,
-            next_is_drop: false,
         };
         t.run(body, &signature).map_err(|e| e.in_function(wasm_function.name.clone()))
     }
@@ -133,9 +130,8 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
             let offset = reader.original_position() as usize;
             operators.push((offset, reader.read()?));
         }
-        for (i, (offset, op)) in operators.iter().enumerate() {
+        for (offset, op) in &operators {
             self.offset = *offset;
-            self.next_is_drop = matches!(operators.get(i + 1), Some((_, Operator::Drop)));
             self.operator(op.clone())
                 .map_err(|e| if e.offset.is_none() { CompileError { offset: Some(self.offset), ..e } } else { e })?;
         }
@@ -311,10 +307,10 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
         let value = self.builder.build_load(typed, "").map_err(llvm)?.into_int_value();
         let load = value.as_instruction().expect("a load is an instruction");
         load.set_alignment(1).map_err(|e| self.err(e.to_string()))?;
-        if self.next_is_drop {
-            // A dropped load still traps when out of bounds: keep LLVM from deleting it.
-            load.set_volatile(true).map_err(|e| self.err(e.to_string()))?;
-        }
+        // Out-of-bounds accesses trap through the PVM's page faults, which LLVM does not
+        // know about: every load is volatile, so none is deleted (even when its value is
+        // unused), merged or moved past another access.
+        load.set_volatile(true).map_err(|e| self.err(e.to_string()))?;
         let target = self.ir.int_type(result);
         let value = if bytes * 8 == result.bits() {
             value

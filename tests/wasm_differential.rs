@@ -1,0 +1,269 @@
+//! Differential fuzzing of the compiler: random integer-only modules from `wasm-smith`
+//! (memory, data segments, globals, calls, `call_indirect` through a table, `br_table`,
+//! bulk memory, multi-value, sign extension, start functions) run on `wasmi` and through
+//! `wasm2pvm` + `pvm-run` (the test-harness entry). Every exported function is called in
+//! turn on one instance with the same arguments; the results, the traps and the exported
+//! mutable globals after each call must agree, up to the first trap.
+//!
+//! `WASM_FUZZ_MODULES=N` and `WASM_FUZZ_SEED=S` run a longer or different campaign;
+//! a mismatching module is saved (the message names the file) and `WASM_FUZZ_FILE=F`
+//! re-checks it alone.
+
+mod support;
+
+use support::{Instance, Outcome, compile_jam, harness_options};
+use wasm_smith::{Config, InstructionKind, InstructionKinds};
+use wasmi::{Engine, Linker, Store, TrapCode, Val};
+
+/// wasmi fuel per call: a module that needs more is not compared further.
+const FUEL: u64 = 1_000_000;
+/// Each exported function is called this many times, in turns, with fresh arguments.
+const CALL_ROUNDS: usize = 3;
+
+/// A small deterministic generator (SplitMix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// An interesting integer: small, an edge of a range, or anything.
+    fn value(&mut self) -> u64 {
+        match self.next() % 4 {
+            0 => self.next() % 16,
+            1 => [0, 1, u64::MAX, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, i64::MIN as u64][(self.next() % 7) as usize],
+            _ => self.next(),
+        }
+    }
+}
+
+fn config() -> Config {
+    Config {
+        allow_floats: false,
+        allowed_instructions: InstructionKinds::new(&[
+            InstructionKind::NumericInt,
+            InstructionKind::MemoryInt,
+            InstructionKind::Control,
+            InstructionKind::Parametric,
+            InstructionKind::Variable,
+        ]),
+        simd_enabled: false,
+        relaxed_simd_enabled: false,
+        reference_types_enabled: false,
+        gc_enabled: false,
+        exceptions_enabled: false,
+        tail_call_enabled: false,
+        threads_enabled: false,
+        memory64_enabled: false,
+        wide_arithmetic_enabled: false,
+        custom_page_sizes_enabled: false,
+        saturating_float_to_int_enabled: false,
+        extended_const_enabled: false,
+        bulk_memory_enabled: true,
+        multi_value_enabled: true,
+        sign_extension_ops_enabled: true,
+        max_imports: 0,
+        allow_start_export: false,
+        export_everything: true,
+        min_funcs: 1,
+        max_funcs: 12,
+        max_instructions: 120,
+        max_memories: 1,
+        max_memory32_bytes: 16 << 16,
+        memory_max_size_required: true,
+        max_tables: 1,
+        max_table_elements: 64,
+        max_data_segments: 8,
+        max_element_segments: 8,
+        max_globals: 12,
+        ..Config::default()
+    }
+}
+
+fn wasmi_value(ty: &wasmi::ValType, bits: u64) -> Val {
+    match ty {
+        wasmi::ValType::I32 => Val::I32(bits as i32),
+        _ => Val::I64(bits as i64),
+    }
+}
+
+fn bits(v: &Val) -> u64 {
+    match v {
+        Val::I32(x) => *x as u32 as u64,
+        Val::I64(x) => *x as u64,
+        other => panic!("non-integer value {other:?}"),
+    }
+}
+
+/// What wasmi did.
+enum Reference {
+    Values(Vec<u64>),
+    Trap(String),
+    /// Out of fuel: the instance's state is no longer comparable.
+    Exhausted,
+    /// Stack overflow: a trap, after which the state is no longer comparable.
+    StackOverflow,
+}
+
+fn reference_call(store: &mut Store<()>, func: &wasmi::Func, args: &[Val], results: usize) -> Reference {
+    store.set_fuel(FUEL).unwrap();
+    let mut out = vec![Val::I32(0); results];
+    match func.call(&mut *store, args, &mut out) {
+        Ok(()) => Reference::Values(out.iter().map(bits).collect()),
+        Err(e) if e.as_trap_code() == Some(TrapCode::OutOfFuel) => Reference::Exhausted,
+        // The state a stack overflow leaves depends on the depth it happened at, which
+        // differs between engines: it traps on both, but later state is not comparable.
+        Err(e) if e.as_trap_code() == Some(TrapCode::StackOverflow) => Reference::StackOverflow,
+        Err(e) => Reference::Trap(e.to_string()),
+    }
+}
+
+/// Compares one module; returns the number of calls compared.
+fn compare_module(wasm: &[u8], rng: &mut Rng) -> Result<usize, String> {
+    let (jam, compiled) = compile_jam(wasm, &harness_options()).map_err(|e| format!("compile: {e}"))?;
+
+    let mut engine_config = wasmi::Config::default();
+    engine_config.consume_fuel(true);
+    let engine = Engine::new(&engine_config);
+    let module = wasmi::Module::new(&engine, wasm).map_err(|e| format!("wasmi rejects the module: {e}"))?;
+    let mut store = Store::new(&engine, ());
+    store.set_fuel(FUEL).unwrap();
+    let linker = Linker::<()>::new(&engine);
+    let theirs = linker.instantiate_and_start(&mut store, &module);
+
+    // Exports in the order of the export section: the harness numbers functions so.
+    let (mut functions, mut globals, mut global_addresses) = (Vec::new(), Vec::new(), Vec::new());
+    for payload in wasmparser::Parser::new(0).parse_all(wasm).flatten() {
+        if let wasmparser::Payload::ExportSection(r) = payload {
+            for e in r.into_iter().flatten() {
+                match e.kind {
+                    wasmparser::ExternalKind::Func => functions.push(e.name.to_string()),
+                    wasmparser::ExternalKind::Global => {
+                        if let Some(&address) = compiled.global_addresses.get(&e.index) {
+                            globals.push(e.name.to_string());
+                            global_addresses.push((e.name.to_string(), address));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    let ours = Instance::start(&jam, &compiled, functions.clone(), global_addresses);
+    let instance = match (theirs, ours) {
+        (Ok(i), Ok(o)) => (i, o),
+        (Err(e), Err(Outcome::Trap)) if e.as_trap_code() != Some(TrapCode::OutOfFuel) => return Ok(0),
+        (Err(e), _) if e.as_trap_code() == Some(TrapCode::OutOfFuel) => return Ok(0),
+        (Err(e), Ok(_)) => return Err(format!("instantiation: wasmi traps ({e}), ours does not")),
+        (Ok(_), Err(o)) => return Err(format!("instantiation: ours ends with {o:?}, wasmi does not trap")),
+        (Err(e), Err(o)) => return Err(format!("instantiation: wasmi traps ({e}), ours ends with {o:?}")),
+    };
+    let (their_instance, mut our_instance) = instance;
+    // Far more than the wasmi fuel allows for.
+    our_instance.call_gas = 200 * FUEL as i64;
+
+    let mut calls = 0;
+    let rounds = functions.iter().enumerate().cycle().take(functions.len() * CALL_ROUNDS);
+    for (index, name) in rounds {
+        let func = their_instance.get_func(&store, name).unwrap();
+        let ty = func.ty(&store);
+        let arg_bits: Vec<u64> = ty.params().iter().map(|_| rng.value()).collect();
+        let args: Vec<Val> = ty.params().iter().zip(&arg_bits).map(|(t, &b)| wasmi_value(t, b)).collect();
+        let widths: Vec<u32> = ty.results().iter().map(|t| if *t == wasmi::ValType::I32 { 32 } else { 64 }).collect();
+        let expected = reference_call(&mut store, &func, &args, widths.len());
+        let got = our_instance.call(index, &arg_bits);
+        let context = || format!("call {name}{arg_bits:x?}");
+        match (&expected, &got) {
+            (Reference::Exhausted, _) => return Ok(calls),
+            (Reference::StackOverflow, Outcome::Trap) => return Ok(calls + 1),
+            (Reference::StackOverflow, other) => {
+                return Err(format!("{}: wasmi overflows its stack, ours gives {other:?}", context()));
+            }
+            (Reference::Values(want), Outcome::Values(have)) => {
+                let have: Vec<u64> =
+                    have.iter().zip(&widths).map(|(v, w)| if *w == 32 { *v & 0xffff_ffff } else { *v }).collect();
+                if &have != want {
+                    return Err(format!("{}: wasmi returns {want:x?}, ours {have:x?}", context()));
+                }
+            }
+            // Stores before a trapping access may be reordered with it (docs/abi.md): the
+            // state after a trap is not compared.
+            (Reference::Trap(_), Outcome::Trap) => return Ok(calls + 1),
+            (Reference::Trap(e), other) => {
+                return Err(format!("{}: wasmi traps ({e}), ours gives {other:?}", context()));
+            }
+            (Reference::Values(want), other) => {
+                return Err(format!("{}: wasmi returns {want:x?}, ours gives {other:?}", context()));
+            }
+        }
+        calls += 1;
+        for global in &globals {
+            let g = their_instance.get_global(&store, global).unwrap();
+            let want = bits(&g.get(&store));
+            let width = if matches!(g.get(&store), Val::I32(_)) { 4 } else { 8 };
+            let have = our_instance.global(global, width);
+            if have != Some(want) {
+                return Err(format!("after {}: global {global} is {want:#x} on wasmi, {have:x?} on ours", context()));
+            }
+        }
+    }
+    Ok(calls)
+}
+
+#[test]
+fn random_modules_agree_with_wasmi() {
+    // WASM_FUZZ_FILE=case.wasm re-checks one saved module.
+    if let Ok(path) = std::env::var("WASM_FUZZ_FILE") {
+        let wasm = std::fs::read(&path).unwrap();
+        let calls = compare_module(&wasm, &mut Rng(0)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        println!("{path}: {calls} calls agree");
+        return;
+    }
+    let count: u64 = std::env::var("WASM_FUZZ_MODULES").map_or(1000, |v| v.parse().unwrap());
+    let seed: u64 = std::env::var("WASM_FUZZ_SEED").map_or(1, |v| v.parse().unwrap());
+    let mut rng = Rng(seed);
+    // The modules and each one's argument seed, generated in order; then compared on
+    // every core.
+    let cases: Vec<(u64, Vec<u8>, u64)> = (0..count)
+        .filter_map(|case| {
+            let bytes: Vec<u8> = (0..4096).map(|_| rng.next() as u8).collect();
+            let args_seed = rng.next();
+            let module = wasm_smith::Module::new(config(), &mut arbitrary::Unstructured::new(&bytes)).ok()?;
+            Some((case, module.to_bytes(), args_seed))
+        })
+        .collect();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let results: Vec<(usize, Vec<String>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                let cases = &cases;
+                scope.spawn(move || {
+                    let (mut calls, mut failures) = (0, Vec::new());
+                    for (case, wasm, args_seed) in cases.iter().skip(w).step_by(workers) {
+                        match compare_module(wasm, &mut Rng(*args_seed)) {
+                            Ok(n) => calls += n,
+                            Err(e) => {
+                                let path = support::scratch_dir("wasm-fuzz").join(format!("case{case}.wasm"));
+                                std::fs::write(&path, wasm).unwrap();
+                                failures.push(format!("case {case} ({}): {e}", path.display()));
+                            }
+                        }
+                    }
+                    (calls, failures)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let calls: usize = results.iter().map(|(c, _)| c).sum();
+    let failures: Vec<String> = results.into_iter().flat_map(|(_, f)| f).collect();
+    let modules = cases.len();
+    println!("{modules} modules, {calls} calls agree; {} mismatches", failures.len());
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(modules as u64 >= count * 9 / 10, "only {modules} of {count} modules were generated");
+}
