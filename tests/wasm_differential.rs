@@ -242,20 +242,24 @@ fn random_modules_agree_with_wasmi() {
         let handles: Vec<_> = (0..workers)
             .map(|w| {
                 let cases = &cases;
-                scope.spawn(move || {
-                    let (mut calls, mut failures) = (0, Vec::new());
-                    for (case, wasm, args_seed) in cases.iter().skip(w).step_by(workers) {
-                        match compare_module(wasm, &mut Rng(*args_seed)) {
-                            Ok(n) => calls += n,
-                            Err(e) => {
-                                let path = support::scratch_dir("wasm-fuzz").join(format!("case{case}.wasm"));
-                                std::fs::write(&path, wasm).unwrap();
-                                failures.push(format!("case {case} ({}): {e}", path.display()));
+                // Deeply nested modules make compilation recurse deeply (wasm2pvm does the same).
+                std::thread::Builder::new()
+                    .stack_size(1 << 30)
+                    .spawn_scoped(scope, move || {
+                        let (mut calls, mut failures) = (0, Vec::new());
+                        for (case, wasm, args_seed) in cases.iter().skip(w).step_by(workers) {
+                            match compare_module(wasm, &mut Rng(*args_seed)) {
+                                Ok(n) => calls += n,
+                                Err(e) => {
+                                    let path = support::scratch_dir("wasm-fuzz").join(format!("case{case}.wasm"));
+                                    std::fs::write(&path, wasm).unwrap();
+                                    failures.push(format!("case {case} ({}): {e}", path.display()));
+                                }
                             }
                         }
-                    }
-                    (calls, failures)
-                })
+                        (calls, failures)
+                    })
+                    .unwrap()
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()

@@ -51,9 +51,17 @@ enum Level {
     Oz,
 }
 
+/// Stack for the compiling thread: deeply nested WebAssembly makes compilation recurse deeply.
+const COMPILER_STACK: usize = 1 << 30;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(&cli) {
+    let outcome = std::thread::Builder::new()
+        .stack_size(COMPILER_STACK)
+        .spawn(move || run(&cli))
+        .map_err(|e| format!("cannot start the compiler thread: {e}"))
+        .and_then(|thread| thread.join().unwrap_or_else(|_| Err("internal error: the compiler panicked".into())));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("wasm2pvm: {message}");

@@ -1311,14 +1311,26 @@ impl<'a, 'm> Isel<'a, 'm> {
         match routine {
             Routine::Memset => {
                 let byte = self.constant_of(args[1]).map(|c| c & 0xff);
+                let widest = chunks.iter().copied().max().unwrap_or(0);
                 let pattern = match byte {
                     Some(b) => StoreValue::Imm(b * 0x0101_0101_0101_0101),
                     None => {
+                        // The byte repeated as wide as the widest store needs; a byte
+                        // store takes the low byte of any register.
                         let x = self.reg(args[1])?;
-                        let low = self.zero_extend(x, 8);
-                        let p = self.alu_imm(Opcode::MulImm64, low, 0x0101_0101);
-                        let hi = self.alu_imm(Opcode::ShloLImm64, p, 32);
-                        StoreValue::Reg(self.alu(Opcode::Or, p, hi))
+                        StoreValue::Reg(match widest {
+                            0 | 1 => x,
+                            2 | 4 => {
+                                let low = self.zero_extend(x, 8);
+                                self.alu_imm(Opcode::MulImm64, low, if widest == 2 { 0x0101 } else { 0x0101_0101 })
+                            }
+                            _ => {
+                                let low = self.zero_extend(x, 8);
+                                let p = self.alu_imm(Opcode::MulImm64, low, 0x0101_0101);
+                                let hi = self.alu_imm(Opcode::ShloLImm64, p, 32);
+                                self.alu(Opcode::Or, p, hi)
+                            }
+                        })
                     }
                 };
                 let mut at = 0u64;

@@ -188,8 +188,8 @@ pub fn memmove() -> Vec<Item> {
     a.i(Opcode::BranchEqImm, &[R(A3), I(0), L("faligned")]);
     a.copy_byte(0);
     a.advance(1);
+    // Out of bytes: falls through; the tail loop sees the zero length.
     a.i(Opcode::BranchNeImm, &[R(A2), I(0), L("fhead")]);
-    a.i(Opcode::Jump, &[L("done")]);
     a.label("faligned");
     a.i(Opcode::BranchLtUImm, &[R(A2), I(8), L("ftail")]);
     a.i(Opcode::AndImm, &[R(A5), R(A1), I(7)]);
@@ -242,8 +242,8 @@ pub fn memmove() -> Vec<Item> {
     a.i(Opcode::BranchEqImm, &[R(A3), I(0), L("baligned")]);
     a.advance(-1);
     a.copy_byte(0);
+    // Out of bytes: falls through; the tail loop sees the zero length.
     a.i(Opcode::BranchNeImm, &[R(A2), I(0), L("bhead")]);
-    a.i(Opcode::Jump, &[L("done")]);
     a.label("baligned");
     a.i(Opcode::BranchLtUImm, &[R(A2), I(8), L("btail")]);
     a.i(Opcode::AndImm, &[R(A5), R(A1), I(7)]);

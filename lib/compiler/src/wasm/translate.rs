@@ -17,9 +17,11 @@ use inkwell::builder::Builder;
 use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue, PointerValue};
 use wasmparser::{BlockType, MemArg, Operator};
 
-/// Offsets (plus access size) up to this need only one shared bounds check per address:
-/// an address at most `2^32 - WRAP_GUARD` plus such an offset cannot wrap past 2^32.
-const WRAP_GUARD: u64 = 0x1_0000;
+/// The limits that wrap checks use, smallest first: an access whose offset plus size is
+/// at most `g` checks `address <= 2^32 - g`, so accesses to one address with offsets in
+/// the same tier share one check, and `-g` fits a one- or two-byte immediate. Addresses
+/// above `2^32 - 2^16` are out of bounds anyway (linear memory ends far below 4 GiB).
+const WRAP_GUARDS: [u64; 3] = [0x80, 0x8000, 0x1_0000];
 
 type BuildResult<T> = std::result::Result<T, inkwell::builder::BuilderError>;
 
@@ -283,7 +285,8 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
         let offset = memarg.offset;
         if offset > 0 {
             let end = offset + size;
-            let limit = if end <= WRAP_GUARD { (1u64 << 32) - WRAP_GUARD } else { (1u64 << 32).saturating_sub(end) };
+            let guard = WRAP_GUARDS.into_iter().find(|&g| end <= g).unwrap_or(end);
+            let limit = (1u64 << 32).saturating_sub(guard);
             if end > 1 << 32 {
                 self.trap_here().map_err(llvm)?;
                 return Ok(self.ir.memory_base());
