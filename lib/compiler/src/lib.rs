@@ -17,6 +17,14 @@ use inkwell::context::Context;
 
 /// Reads WebAssembly binary or text (`.wat`) input; a text error says where, in one line.
 pub fn read_input(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
+    if !bytes.starts_with(b"\0asm")
+        && let Err(e) = std::str::from_utf8(bytes)
+    {
+        return Err(CompileError::new(format!(
+            "neither a WebAssembly binary (no \\0asm header) nor text (invalid UTF-8 at offset {:#x})",
+            e.valid_up_to()
+        )));
+    }
     wat::parse_bytes(bytes).map_err(|e| {
         let text = e.to_string();
         let mut lines = text.lines();

@@ -1,0 +1,141 @@
+//! `wasm2pvm` as users run it: the pipe into `jam-pack` and `pvm-run`, `--emit-llvm`,
+//! the import map, the anan-as interpreter (`compiler.wasm`) compiled well within its
+//! time budget to a `.jam` that `jam-inspect` finds valid, and bad input — invalid or
+//! truncated modules, unsupported proposals, floats without `--trap-floats`, bad import
+//! maps, bad flags: one line naming the file, the place and the reason, never a panic.
+
+mod support;
+
+use assert_cmd::Command;
+
+fn wasm2pvm(args: &[&str], stdin: &[u8]) -> (Option<i32>, String, String) {
+    let out = Command::cargo_bin("wasm2pvm").unwrap().args(args).write_stdin(stdin.to_vec()).output().unwrap();
+    (out.status.code(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+fn file(name: &str, bytes: &[u8]) -> String {
+    let path = support::scratch_dir("cli-compile").join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+const ADD: &str = r#"(module
+  (memory 1)
+  (func (export "main") (param $ptr i32) (param $len i32) (result i64)
+    (i32.store (i32.const 0) (i32.add (i32.load (local.get $ptr)) (i32.load offset=4 (local.get $ptr))))
+    (i64.const 0x400000000)))"#;
+
+#[test]
+fn the_pipeline_and_llvm_output() {
+    let (code, asm, err) = wasm2pvm(&[], ADD.as_bytes());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(asm.starts_with(".asm 1\n"), "{asm}");
+    let jam = Command::cargo_bin("jam-pack").unwrap().write_stdin(asm).output().unwrap().stdout;
+    let path = file("add.jam", &jam);
+    let out = Command::cargo_bin("pvm-run").unwrap().args([&path, "0500000007000000"]).output().unwrap();
+    let report = String::from_utf8(out.stdout).unwrap();
+    assert!(report.contains("Status: 0 (HALT)\n"), "{report}");
+    assert!(report.ends_with("Result: [0x0c000000]\n"), "{report}");
+    let (code, ir, _) = wasm2pvm(&["--emit-llvm"], ADD.as_bytes());
+    assert_eq!(code, Some(0));
+    assert!(ir.contains("define i64 @__pvm_entry("), "{ir}");
+}
+
+#[test]
+fn imports_map_to_traps_host_calls_or_nothing() {
+    let module = r#"(module
+      (import "env" "log" (func $log (param i32 i32) (result i32)))
+      (import "env" "abort" (func $abort (param i32 i32 i32 i32)))
+      (import "env" "other" (func $other))
+      (func (export "main") (param i32 i32) (result i64)
+        (call $other)
+        (drop (call $log (i32.const 1) (i32.const 2)))
+        (i64.const 0)))"#;
+    let map = file("imports.txt", b"# host calls\nenv.log = ecalli 7\n");
+    let (code, asm, err) = wasm2pvm(&["--imports", &map], module.as_bytes());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(asm.contains("ecalli 7\n"), "{asm}");
+    assert_eq!(
+        err,
+        "wasm2pvm: <stdin>: warning: unknown import env.other compiled as a call that does nothing and returns zero\n"
+    );
+    let (code, _, err) = wasm2pvm(&["--imports", &map, "--strict-imports"], module.as_bytes());
+    assert_eq!(code, Some(1));
+    assert_eq!(err, "wasm2pvm: <stdin>: unknown import env.other (--strict-imports); map it with --imports\n");
+}
+
+#[test]
+fn the_anan_as_interpreter_compiles_to_a_valid_jam() {
+    let interpreter = support::root().join("vendor/node_modules/@fluffylabs/anan-as/dist/build/compiler.wasm");
+    let imports = support::root().join("scripts/anan-as-imports.txt");
+    let start = std::time::Instant::now();
+    let out =
+        Command::cargo_bin("wasm2pvm").unwrap().arg("--imports").arg(&imports).arg(&interpreter).output().unwrap();
+    let elapsed = start.elapsed();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The budget is 10 s; a build on this machine takes about one.
+    assert!(elapsed.as_secs() < 10, "compiling compiler.wasm took {elapsed:?}");
+    let jam = Command::cargo_bin("jam-pack").unwrap().write_stdin(out.stdout).output().unwrap().stdout;
+    let path = file("compiler.jam", &jam);
+    let report = Command::cargo_bin("jam-inspect").unwrap().arg(&path).output().unwrap();
+    assert!(report.status.success());
+    let text = String::from_utf8(report.stdout).unwrap();
+    assert!(text.ends_with("valid: no findings\n"), "{}", &text[text.len().saturating_sub(300)..]);
+}
+
+#[test]
+fn bad_input_gets_one_line_errors() {
+    let fails = |args: &[&str], stdin: &[u8]| {
+        let (code, out, err) = wasm2pvm(args, stdin);
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        err
+    };
+    // Every truncation of a module (but those at a section boundary, which are modules).
+    let wasm = wat::parse_str(ADD).unwrap();
+    for cut in (1..wasm.len()).filter(|&cut| wasmparser::validate(&wasm[..cut]).is_err()) {
+        let path = file(&format!("cut{cut}.wasm"), &wasm[..cut]);
+        let err = fails(&[&path], b"");
+        assert!(err.starts_with(&format!("wasm2pvm: {path}: ")), "{err}");
+    }
+    let path = file("random.wasm", &[0x9c, 0xff, 0x00, 0x13, 0x37]);
+    assert_eq!(
+        fails(&[&path], b""),
+        format!(
+            "wasm2pvm: {path}: neither a WebAssembly binary (no \\0asm header) nor text (invalid UTF-8 at offset 0x0)\n"
+        )
+    );
+    assert_eq!(
+        fails(&[], b"(module (func (result i32) (i32.add (i32.const 1))))"),
+        "wasm2pvm: <stdin>: offset 0x1a: invalid WebAssembly: type mismatch: expected i32 but nothing on stack\n"
+    );
+    assert_eq!(fails(&[], b"(module (func"), "wasm2pvm: <stdin>: line 1, column 14: expected `)`\n");
+    assert_eq!(
+        fails(&[], b"(module (func (drop (v128.const i64x2 1 2))))"),
+        "wasm2pvm: <stdin>: offset 0x17: unsupported WebAssembly feature: SIMD support is not enabled\n"
+    );
+    assert_eq!(
+        fails(&[], b"(module (func $calc (drop (f32.add (f32.const 1) (f32.const 2)))))"),
+        "wasm2pvm: <stdin>: offset 0x21: function calc: floating-point operator f32.add is not supported \
+         (use --trap-floats to compile it to a trap)\n"
+    );
+    let floats = b"(module (func (export \"main\") (param i32 i32) (result i64) \
+                   (drop (f32.add (f32.const 1) (f32.const 2))) (i64.const 0)))";
+    let (code, asm, err) = wasm2pvm(&["--trap-floats"], floats);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(asm.contains("    trap\n"), "{asm}");
+    let map = file("bad.map", b"env.log = jump\n");
+    assert_eq!(
+        fails(&["--imports", &map], ADD.as_bytes()),
+        format!("wasm2pvm: {map}:1: the action must be `trap`, `nop` or `ecalli N`: env.log = jump\n")
+    );
+    let map = file("bad2.map", b"\n envlog\n");
+    assert_eq!(
+        fails(&["--imports", &map], ADD.as_bytes()),
+        format!("wasm2pvm: {map}:2: expected `module.field = action`: envlog\n")
+    );
+    let (code, _, err) = wasm2pvm(&["--bogus"], b"");
+    assert_eq!(code, Some(2));
+    assert!(err.starts_with("error: unexpected argument '--bogus' found"), "{err}");
+}
