@@ -3,7 +3,8 @@
 //! (direct, through the jump table, to the halt address), loads and stores inside and
 //! outside mapped memory, `sbrk`, `ecalli` (100, the JIP-1 log, resumes), and small gas
 //! limits so that out-of-gas happens at every kind of instruction. Same status, exit
-//! code, pc, gas, registers and result, all in one node batch.
+//! code, pc, gas, registers and result, all in one node batch; and every program of the
+//! PVM test vectors run the same way.
 //!
 //! `RUNNER_FUZZ_PROGRAMS=N` and `RUNNER_FUZZ_SEED=S` run a longer or different batch.
 
@@ -232,4 +233,26 @@ fn random_programs_agree_with_the_reference() {
     println!("{count} programs agree; HALT, PANIC, FAULT, HOST, OOG: {statuses:?}");
     // The generator reaches every outcome.
     assert!(statuses.iter().all(|&n| n > count / 100), "{statuses:?}");
+}
+
+#[test]
+fn test_vector_programs_agree_with_the_reference() {
+    // Every program of the PVM test vectors, packed as a `.jam` and run from the standard
+    // initialisation (their own initial registers and memory are not expressible there).
+    let mut jobs = Vec::new();
+    for entry in std::fs::read_dir(support::shared().join("testvectors/pvm/programs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let vector: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let blob: Vec<u8> = vector["program"].as_array().unwrap().iter().map(|b| b.as_u64().unwrap() as u8).collect();
+        let spi = pvm_isa::spi::build_spi(&[], &[], 1, 4096, &blob).unwrap();
+        jobs.push(Job { program: pvm_isa::spi::with_metadata(&[], &spi), args: vec![1, 2, 3], gas: 10_000 });
+    }
+    assert_eq!(jobs.len(), 309);
+    let theirs = run_reference(&jobs);
+    for (job, reference) in jobs.iter().zip(&theirs) {
+        assert_eq!(&run_ours(job), reference, "program {}", support::hex(&job.program));
+    }
 }
