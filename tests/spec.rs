@@ -40,11 +40,7 @@ enum Skip {
 /// Modules the compiler rejects on purpose, by file and line, with the reason. Their
 /// assertions are not run. Any other failure fails the test, and so does an exception
 /// that no longer fails.
-const EXCEPTIONS: &[(&str, &str)] = &[
-    ("bulk.wast:300", "table.copy: the function table is immutable (call_indirect jumps through the jump table)"),
-    ("elem.wast:698", "table.init: the function table is immutable (call_indirect jumps through the jump table)"),
-    ("elem.wast:708", "table.init: the function table is immutable (call_indirect jumps through the jump table)"),
-];
+const EXCEPTIONS: &[(&str, &str)] = &[];
 
 #[derive(Default)]
 struct Counts {

@@ -27,6 +27,11 @@ pub const EXTRA_RESULT_PREFIX: &str = "__pvm.result.";
 pub const DROPPED_PREFIX: &str = "__pvm.dropped.";
 /// Prefix of passive data segment contents.
 pub const SEGMENT_PREFIX: &str = "__pvm.segment.";
+/// The entries of a table that functions change (slot numbers; slot 0 is null).
+pub const TABLE: &str = "__pvm.table";
+/// Prefix of element segments of a table that functions change (slot numbers), and of
+/// their current lengths (`.len`).
+pub const ELEM_PREFIX: &str = "__pvm.elem.";
 /// The program entry: `i64 entry(i64 args_address, i64 args_length)`, returning the result
 /// as `start | end << 32` (PVM addresses; the result is memory `[start, end)`).
 pub const ENTRY: &str = "__pvm_entry";

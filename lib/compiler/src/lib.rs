@@ -67,14 +67,18 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled> {
     optimize::prepare(&ir.module);
     optimize::optimize(&ir.module, options.opt_level)?;
     let facts = backend::ModuleFacts {
+        // The jump table starts with one entry per table slot; a table that functions
+        // change is indexed by slot number instead (0: null, then `addressable()`).
         table: module
             .table
             .as_ref()
             .map(|t| {
-                t.entries
-                    .iter()
-                    .map(|e| e.map(|f| (format!("wasm.func.{f}"), ir.signature_id(module.signature(f)))))
-                    .collect()
+                let entry = |f: u32| (format!("wasm.func.{f}"), ir.signature_id(module.signature(f)));
+                if t.mutable {
+                    std::iter::once(None).chain(t.addressable().into_iter().map(|f| Some(entry(f)))).collect()
+                } else {
+                    t.entries.iter().map(|e| e.map(entry)).collect()
+                }
             })
             .unwrap_or_default(),
         initial_pages: module.memory.map_or(0, |m| m.initial),

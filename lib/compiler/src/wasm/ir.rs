@@ -39,6 +39,19 @@ struct SegmentSlot<'c> {
     dropped: GlobalValue<'c>,
 }
 
+/// A table that functions change: its entries in memory (slot numbers, see
+/// [`crate::wasm::module::Table::addressable`]) and its element segments.
+#[derive(Debug, Clone)]
+pub struct MutableTable<'c> {
+    /// `[size x i32]`: the slot number of each entry (0: null).
+    pub entries: GlobalValue<'c>,
+    /// Number of entries.
+    pub size: u64,
+    /// Per element segment: its slot numbers (`[len x i32]`, constant) and a global
+    /// holding its current length (0 once dropped).
+    pub segments: Vec<(GlobalValue<'c>, GlobalValue<'c>)>,
+}
+
 /// The LLVM module under construction and everything the function translator needs.
 pub struct IrModule<'c> {
     /// The LLVM context.
@@ -67,6 +80,8 @@ pub struct IrModule<'c> {
     memory: GlobalValue<'c>,
     memory_pages: GlobalValue<'c>,
     segments: Vec<SegmentSlot<'c>>,
+    /// The table, when functions change it.
+    pub mutable_table: Option<MutableTable<'c>>,
     call_indirect: RefCell<HashMap<Signature, FunctionValue<'c>>>,
     extra_results: RefCell<HashMap<(usize, ValType), GlobalValue<'c>>>,
     signature_ids: RefCell<HashMap<Signature, usize>>,
@@ -118,6 +133,7 @@ impl<'c> IrModule<'c> {
             memory,
             memory_pages,
             segments: Vec::new(),
+            mutable_table: None,
             call_indirect: RefCell::new(HashMap::new()),
             extra_results: RefCell::new(HashMap::new()),
             signature_ids: RefCell::new(HashMap::new()),
@@ -125,6 +141,7 @@ impl<'c> IrModule<'c> {
         };
         ir.declare_globals(wasm);
         ir.declare_segments(wasm);
+        ir.declare_mutable_table(wasm);
         ir.declare_functions(wasm)?;
         for index in wasm.imported_functions..wasm.functions.len() {
             FunctionTranslator::translate(&ir, wasm, index as u32)?;
@@ -198,9 +215,39 @@ impl<'c> IrModule<'c> {
         }
     }
 
+    fn declare_mutable_table(&mut self, wasm: &Module<'_>) {
+        let Some(table) = wasm.table.as_ref().filter(|t| t.mutable) else { return };
+        let addressable = table.addressable();
+        let slot = |f: &Option<u32>| f.map_or(0, |f| addressable.binary_search(&f).map_or(0, |k| k as u64 + 1));
+        let array = |items: &[Option<u32>]| {
+            let values: Vec<_> = items.iter().map(|f| self.i32.const_int(slot(f), false)).collect();
+            self.i32.const_array(&values)
+        };
+        let contents = array(&table.entries);
+        let entries = self.module.add_global(contents.get_type(), None, abi::TABLE);
+        entries.set_initializer(&contents);
+        entries.set_linkage(Linkage::Internal);
+        let mut segments = Vec::new();
+        for (index, (items, passive)) in table.segments.iter().enumerate() {
+            let contents = array(items);
+            let g = self.module.add_global(contents.get_type(), None, &format!("{}{index}", abi::ELEM_PREFIX));
+            g.set_initializer(&contents);
+            g.set_constant(true);
+            g.set_linkage(Linkage::Private);
+            let len = self.module.add_global(self.i32, None, &format!("{}{index}.len", abi::ELEM_PREFIX));
+            // Active and declared segments count as dropped once the module is instantiated.
+            len.set_initializer(&self.i32.const_int(if *passive { items.len() as u64 } else { 0 }, false));
+            len.set_linkage(Linkage::Internal);
+            segments.push((g, len));
+        }
+        self.mutable_table = Some(MutableTable { entries, size: table.entries.len() as u64, segments });
+    }
+
     fn declare_functions(&mut self, wasm: &Module<'_>) -> Result<()> {
-        let table_functions: std::collections::HashSet<u32> =
-            wasm.table.iter().flat_map(|t| t.entries.iter().flatten().copied()).collect();
+        let table_functions: std::collections::HashSet<u32> = match &wasm.table {
+            Some(t) if t.mutable => t.addressable().into_iter().collect(),
+            _ => wasm.table.iter().flat_map(|t| t.entries.iter().flatten().copied()).collect(),
+        };
         for (index, function) in wasm.functions.iter().enumerate() {
             let signature = &wasm.types[function.type_index as usize];
             let ty = self.function_type(signature, &[]);

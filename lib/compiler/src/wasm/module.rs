@@ -124,6 +124,24 @@ pub struct Memory {
 pub struct Table {
     /// One entry per slot: the function index, or `None` for a null entry.
     pub entries: Vec<Option<u32>>,
+    /// Whether a function changes the table (`table.copy`, `table.init`): then the
+    /// entries live in memory and `call_indirect` reads them there.
+    pub mutable: bool,
+    /// Every element segment in order: its items, and whether it is passive (active
+    /// and declared segments count as dropped once the module is instantiated).
+    pub segments: Vec<(Vec<Option<u32>>, bool)>,
+}
+
+impl Table {
+    /// The functions a mutable table can hold, in a fixed order (slot `k + 1` is
+    /// function `addressable()[k]`; slot 0 is the null entry).
+    pub fn addressable(&self) -> Vec<u32> {
+        let mut out: Vec<u32> =
+            self.entries.iter().chain(self.segments.iter().flat_map(|(items, _)| items)).flatten().copied().collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
 }
 
 /// Where a data segment goes.
@@ -201,6 +219,7 @@ impl<'a> Module<'a> {
         let mut memory = None;
         let mut table_size: Option<u64> = None;
         let mut element_segments = Vec::new();
+        let mut all_segments = Vec::new();
         let mut data = Vec::new();
         let mut exports = Vec::new();
         let mut start = None;
@@ -309,6 +328,7 @@ impl<'a> Module<'a> {
                 Payload::ElementSection(reader) => {
                     for element in reader {
                         let element = element?;
+                        let passive = matches!(element.kind, ElementKind::Passive);
                         let offset = match element.kind {
                             ElementKind::Active { offset_expr, .. } => Some(const_expr(&offset_expr, &globals)?),
                             ElementKind::Passive | ElementKind::Declared => None,
@@ -325,6 +345,7 @@ impl<'a> Module<'a> {
                                 items
                             }
                         };
+                        all_segments.push((items.clone(), passive));
                         if let Some(offset) = offset {
                             element_segments.push((offset, items));
                         }
@@ -359,6 +380,12 @@ impl<'a> Module<'a> {
             }
         }
 
+        let mutates_table = bodies.iter().any(|body| {
+            body.get_operators_reader().is_ok_and(|mut reader| {
+                std::iter::from_fn(|| (!reader.eof()).then(|| reader.read()))
+                    .any(|op| matches!(op, Ok(Operator::TableCopy { .. } | Operator::TableInit { .. })))
+            })
+        });
         for (slot, body) in functions[imported_functions..].iter_mut().zip(bodies) {
             slot.body = Some(body);
         }
@@ -390,8 +417,9 @@ impl<'a> Module<'a> {
                 }
                 entries[start as usize..end as usize].copy_from_slice(items);
             }
-            Table { entries }
+            Table { entries, mutable: false, segments: all_segments }
         });
+        let table = table.map(|t| Table { mutable: mutates_table, ..t });
         if table.is_none() && !element_segments.is_empty() {
             return Err(CompileError::new("element segments without a table"));
         }

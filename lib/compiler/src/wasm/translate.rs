@@ -14,7 +14,7 @@ use crate::wasm::module::{Module, Signature, ValType};
 use inkwell::IntPredicate;
 use inkwell::basic_block::BasicBlock;
 use inkwell::builder::Builder;
-use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue, PointerValue};
+use inkwell::values::{BasicMetadataValueEnum, FunctionValue, GlobalValue, IntValue, PointerValue};
 use wasmparser::{BlockType, MemArg, Operator};
 
 /// The limits that wrap checks use, smallest first: an access whose offset plus size is
@@ -363,6 +363,14 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
         ffi::byte_gep(&self.builder, self.ir.memory_base(), address)
     }
 
+    /// A pointer to entry `index` (in bounds) of an `[n x i32]` table or element segment.
+    fn table_pointer(&self, array: GlobalValue<'c>, index: IntValue<'c>) -> BuildResult<PointerValue<'c>> {
+        let bytes = array.as_pointer_value().const_cast(self.ir.i8.ptr_type(Default::default()));
+        let offset = self.builder.build_int_mul(index, self.i32c(4), "")?;
+        let entry = ffi::byte_gep(&self.builder, bytes, offset)?;
+        self.builder.build_pointer_cast(entry, self.ir.i32.ptr_type(Default::default()), "")
+    }
+
     // ---- control ------------------------------------------------------------------
 
     /// Branches to the frame `depth` levels out, passing the top values.
@@ -623,9 +631,60 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
                 let out =
                     self.builder.build_int_compare(IntPredicate::UGE, index, self.i32c(size), "").map_err(llvm)?;
                 self.trap_if(out).map_err(llvm)?;
+                // A table that changes holds slot numbers in memory; the jump table is
+                // indexed by slot then.
+                let index = match &self.ir.mutable_table {
+                    Some(table) => {
+                        let entry = self.table_pointer(table.entries, index).map_err(llvm)?;
+                        self.builder.build_load(entry, "").map_err(llvm)?.into_int_value()
+                    }
+                    None => index,
+                };
                 let signature = self.module.types[type_index as usize].clone();
                 let callee = self.ir.call_indirect_pseudo(&signature);
                 self.call(callee, &signature, &[index])?;
+            }
+            Operator::TableSize { .. } => {
+                let size = self.module.table.as_ref().map_or(0, |t| t.entries.len() as u64);
+                self.push(self.i32c(size));
+            }
+            Operator::TableCopy { .. } => {
+                let length = self.pop()?;
+                let source = self.pop()?;
+                let dest = self.pop()?;
+                let table = self.ir.mutable_table.clone().ok_or_else(|| self.err("table.copy without a table"))?;
+                let size = self.i64c(table.size);
+                self.check_range(source, length, size).map_err(llvm)?;
+                self.check_range(dest, length, size).map_err(llvm)?;
+                let d = self.table_pointer(table.entries, dest).map_err(llvm)?;
+                let s = self.table_pointer(table.entries, source).map_err(llvm)?;
+                let bytes = self.builder.build_int_mul(length, self.i32c(4), "").map_err(llvm)?;
+                self.builder.build_memmove(d, 4, s, 4, bytes).map_err(|e| self.err(e.to_string()))?;
+            }
+            Operator::TableInit { elem_index, .. } => {
+                let length = self.pop()?;
+                let source = self.pop()?;
+                let dest = self.pop()?;
+                let table = self.ir.mutable_table.clone().ok_or_else(|| self.err("table.init without a table"))?;
+                let (segment, segment_len) =
+                    *table.segments.get(elem_index as usize).ok_or_else(|| self.err("unknown element segment"))?;
+                let available = self.builder.build_load(segment_len.as_pointer_value(), "").map_err(llvm)?;
+                let available =
+                    self.builder.build_int_z_extend(available.into_int_value(), self.ir.i64, "").map_err(llvm)?;
+                self.check_range(source, length, available).map_err(llvm)?;
+                self.check_range(dest, length, self.i64c(table.size)).map_err(llvm)?;
+                let d = self.table_pointer(table.entries, dest).map_err(llvm)?;
+                let s = self.table_pointer(segment, source).map_err(llvm)?;
+                let bytes = self.builder.build_int_mul(length, self.i32c(4), "").map_err(llvm)?;
+                self.builder.build_memcpy(d, 4, s, 4, bytes).map_err(|e| self.err(e.to_string()))?;
+            }
+            Operator::ElemDrop { elem_index } => {
+                // Only a table that changes keeps its segments.
+                if let Some(table) = &self.ir.mutable_table {
+                    let (_, segment_len) =
+                        *table.segments.get(elem_index as usize).ok_or_else(|| self.err("unknown element segment"))?;
+                    self.builder.build_store(segment_len.as_pointer_value(), self.i32c(0)).map_err(llvm)?;
+                }
             }
             Operator::Drop => {
                 self.pop()?;
