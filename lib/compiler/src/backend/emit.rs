@@ -74,14 +74,26 @@ fn layout(f: &MFunction, out: &Output) -> (Vec<usize>, Vec<usize>) {
             && matches!(f.insts[block.start], MInst::Jump { .. }))
         .then(|| block.succs[0].index())
     };
+    let mut forwards: Vec<Option<usize>> = (0..n).map(forward).collect();
+    // Blocks that only jump to each other in a cycle (an empty endless loop): keep one
+    // of them, or every label of the cycle would stand for a block that is not emitted.
+    for b in 0..n {
+        let mut seen = vec![false; n];
+        let mut target = b;
+        while let Some(next) = forwards[target] {
+            seen[target] = true;
+            if seen[next] {
+                forwards[next] = None;
+                break;
+            }
+            target = next;
+        }
+    }
     let resolved = (0..n)
         .map(|b| {
             let mut target = b;
-            for _ in 0..n {
-                match forward(target) {
-                    Some(next) if next != target => target = next,
-                    _ => break,
-                }
+            while let Some(next) = forwards[target] {
+                target = next;
             }
             target
         })
@@ -91,7 +103,7 @@ fn layout(f: &MFunction, out: &Output) -> (Vec<usize>, Vec<usize>) {
         order.push(b);
         order.extend((0..n).filter(|&e| e != b && f.origin[e] == b));
     }
-    order.retain(|&b| forward(b).is_none());
+    order.retain(|&b| forwards[b].is_none());
     (order, resolved)
 }
 

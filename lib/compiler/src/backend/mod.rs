@@ -131,9 +131,16 @@ pub fn compile(module: &inkwell::module::Module<'_>, facts: &ModuleFacts) -> Res
             }
         });
     }
-    for table in switch_tables {
-        jump_table.extend(table.into_iter().map(|l| TableEntry::Label(aliases.get(&l).cloned().unwrap_or(l))));
-    }
+    // A switch in a block that turned out unreachable reserved its table before its
+    // blocks were dropped: its entries (never used) go to the trap.
+    let defined: HashSet<&str> =
+        items.iter().filter_map(|i| if let Item::Label(l) = i { Some(l.as_str()) } else { None }).collect();
+    let entry = |label: String| {
+        let label = aliases.get(&label).cloned().unwrap_or(label);
+        TableEntry::Label(if defined.contains(label.as_str()) { label } else { runtime::TRAP.to_string() })
+    };
+    let switch_entries: Vec<TableEntry> = switch_tables.into_iter().flatten().map(entry).collect();
+    jump_table.extend(switch_entries);
     let referenced = referenced_labels(&items, &jump_table);
     emit::insert_block_starts(&mut items, &referenced);
     items.retain(|item| !matches!(item, Item::Label(l) if !referenced.contains(l) && !is_function_label(l, &names)));
