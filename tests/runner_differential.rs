@@ -219,6 +219,7 @@ fn random_programs_agree_with_the_reference() {
         let (text, args) = program(&mut rng);
         let parsed = pvm_asm::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         let jam = pvm_asm::assemble(&parsed).unwrap_or_else(|e| panic!("{e}\n{text}")).jam;
+        support::assert_round_trip(&jam);
         let gas = *rng.pick(&[0, 1, 2, 5, 10, 17, 40, 100, 1000, 100_000]);
         jobs.push(Job { program: jam, args, gas });
         sources.push(text);

@@ -23,11 +23,13 @@ pub fn reference_cli() -> PathBuf {
     root().join("vendor/node_modules/@fluffylabs/anan-as/dist/bin/index.js")
 }
 
-/// Compiles a module (binary or text) and assembles it into a `.jam`.
+/// Compiles a module (binary or text) and assembles it into a `.jam`, which must
+/// survive a round trip through the disassembler.
 pub fn compile_jam(source: &[u8], options: &Options) -> Result<(Vec<u8>, Compiled), String> {
     let wasm = pvm_compiler::read_input(source).map_err(|e| e.to_string())?;
     let compiled = pvm_compiler::compile(&wasm, options).map_err(|e| e.to_string())?;
     let assembled = pvm_asm::assemble(&compiled.program).map_err(|e| format!("assembling: {e}"))?;
+    assert_round_trip(&assembled.jam);
     Ok((assembled.jam, compiled))
 }
 
