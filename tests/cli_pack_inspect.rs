@@ -7,7 +7,7 @@ mod support;
 use assert_cmd::Command;
 use pvm_isa::{Args, Instruction};
 use serde_json::Value;
-use support::{hex, root, shared};
+use support::{hex, shared};
 
 const TRAP_JAM: &str = "000000000000000000000000050000000000010001";
 
@@ -142,18 +142,12 @@ fn normalise_reference(line: &str) -> String {
 
 #[test]
 fn reference_disassembler_agrees_on_every_test_vector_program() {
-    use std::io::Write;
     let programs = vector_programs();
-    let payload = serde_json::to_vec(&programs.iter().map(|(_, p)| hex(p)).collect::<Vec<_>>()).unwrap();
-    let mut child = std::process::Command::new("node")
-        .arg(root().join("tests/node/disassemble.mjs"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&payload).unwrap();
-    let output = child.wait_with_output().unwrap();
-    let listings: Vec<String> = serde_json::from_slice(&output.stdout).unwrap();
+    let payload = programs.iter().map(|(_, p)| serde_json::Value::from(hex(p))).collect();
+    let listings: Vec<String> = support::node_batch("disassemble.mjs", &serde_json::Value::Array(payload))
+        .into_iter()
+        .map(|v| v.as_str().expect("a listing").to_string())
+        .collect();
     let mut compared = 0;
     for ((name, blob), listing) in programs.iter().zip(&listings) {
         let parsed = pvm_isa::ProgramBlob::parse(blob, 0).unwrap();

@@ -32,19 +32,8 @@ fn assembled(text: &str) -> Vec<u8> {
 
 /// Outputs of the native run (node) for each input.
 fn native(inputs: &[Vec<u8>]) -> Vec<String> {
-    use std::io::Write;
-    let payload = serde_json::to_vec(&inputs.iter().map(|i| hex(i)).collect::<Vec<_>>()).unwrap();
-    let mut child = std::process::Command::new("node")
-        .arg(root().join("tests/node/native-nested.mjs"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&payload).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success());
-    serde_json::from_slice::<Vec<serde_json::Value>>(&output.stdout)
-        .unwrap()
+    let payload = inputs.iter().map(|i| serde_json::Value::from(hex(i))).collect();
+    support::node_batch("native-nested.mjs", &serde_json::Value::Array(payload))
         .into_iter()
         .map(|v| v.as_str().unwrap_or_else(|| panic!("native run failed: {v}")).to_string())
         .collect()

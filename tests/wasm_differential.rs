@@ -11,7 +11,7 @@
 
 mod support;
 
-use support::{Instance, Outcome, compile_jam, harness_options};
+use support::{Instance, Outcome, Rng, compile_jam, harness_options};
 use wasm_smith::{Config, InstructionKind, InstructionKinds};
 use wasmi::{Engine, Linker, Store, TrapCode, Val};
 
@@ -20,25 +20,12 @@ const FUEL: u64 = 1_000_000;
 /// Each exported function is called this many times, in turns, with fresh arguments.
 const CALL_ROUNDS: usize = 3;
 
-/// A small deterministic generator (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// An interesting integer: small, an edge of a range, or anything.
-    fn value(&mut self) -> u64 {
-        match self.next() % 4 {
-            0 => self.next() % 16,
-            1 => [0, 1, u64::MAX, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, i64::MIN as u64][(self.next() % 7) as usize],
-            _ => self.next(),
-        }
+/// An interesting integer: small, an edge of a range, or anything.
+fn value(rng: &mut Rng) -> u64 {
+    match rng.below(4) {
+        0 => rng.below(16),
+        1 => *rng.pick(&[0, 1, u64::MAX, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, i64::MIN as u64]),
+        _ => rng.next(),
     }
 }
 
@@ -172,7 +159,7 @@ fn compare_module(wasm: &[u8], rng: &mut Rng) -> Result<usize, String> {
     for (index, name) in rounds {
         let func = their_instance.get_func(&store, name).unwrap();
         let ty = func.ty(&store);
-        let arg_bits: Vec<u64> = ty.params().iter().map(|_| rng.value()).collect();
+        let arg_bits: Vec<u64> = ty.params().iter().map(|_| value(rng)).collect();
         let args: Vec<Val> = ty.params().iter().zip(&arg_bits).map(|(t, &b)| wasmi_value(t, b)).collect();
         let widths: Vec<u32> = ty.results().iter().map(|t| if *t == wasmi::ValType::I32 { 32 } else { 64 }).collect();
         let expected = reference_call(&mut store, &func, &args, widths.len());

@@ -191,9 +191,60 @@ pub fn run_ours(job: &Job) -> RunResult {
     }
 }
 
+/// Runs one of the node helpers of `tests/node` with `input` as JSON on stdin; returns
+/// the JSON array it prints.
+pub fn node_batch(script: &str, input: &serde_json::Value) -> Vec<serde_json::Value> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("node")
+        .arg(root().join("tests/node").join(script))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs (scripts/setup.sh installs the reference)");
+    let mut stdin = child.stdin.take().unwrap();
+    let payload = serde_json::to_vec(input).unwrap();
+    // Written from another thread: the helper may print before it has read everything.
+    let writer = std::thread::spawn(move || stdin.write_all(&payload));
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(output.status.success(), "{script} failed");
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        let text = String::from_utf8_lossy(&output.stdout);
+        panic!("{script} printed no JSON array ({e}): {}", &text[..text.len().min(400)])
+    })
+}
+
+/// A small deterministic generator (SplitMix64) for random test inputs.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// True with `percent` % probability.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    /// One of `items`.
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
 /// Runs `.jam` programs on the reference implementation (one node process).
 pub fn run_reference(jobs: &[Job]) -> Vec<RunResult> {
-    use std::io::Write;
     let input: Vec<serde_json::Value> = jobs
         .iter()
         .map(|j| {
@@ -205,22 +256,7 @@ pub fn run_reference(jobs: &[Job]) -> Vec<RunResult> {
             })
         })
         .collect();
-    let mut child = std::process::Command::new("node")
-        .arg(root().join("tests/node/run-batch.mjs"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("node runs (scripts/setup.sh installs the reference)");
-    let mut stdin = child.stdin.take().unwrap();
-    let payload = serde_json::to_vec(&input).unwrap();
-    let writer = std::thread::spawn(move || stdin.write_all(&payload));
-    let output = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    assert!(output.status.success(), "the reference batch failed");
-    let values: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        let text = String::from_utf8_lossy(&output.stdout);
-        panic!("the reference batch printed no JSON ({e}): {}", &text[..text.len().min(400)])
-    });
+    let values = node_batch("run-batch.mjs", &serde_json::Value::Array(input));
     values
         .into_iter()
         .map(|v| {

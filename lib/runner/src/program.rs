@@ -53,6 +53,21 @@ pub struct Op {
     pub imm2: u64,
 }
 
+impl Op {
+    /// A trap: what execution meets where no valid instruction starts.
+    pub const TRAP: Op = Op {
+        kind: Opcode::Trap,
+        a: R::R0,
+        b: R::R0,
+        d: R::R0,
+        target: INVALID,
+        block_gas: 0,
+        remaining: 0,
+        imm1: 0,
+        imm2: 0,
+    };
+}
+
 /// A decoded program.
 #[derive(Debug, Clone)]
 pub struct Program {
@@ -124,26 +139,8 @@ impl Program {
             .iter()
             .map(|&p| if is_start(p) { Instruction::decode(code, p as u32, mask.skip(p)) } else { None })
             .collect();
-        let mut ops: Vec<Op> = instructions
-            .iter()
-            .map(|instruction| {
-                let trap = Op {
-                    kind: Opcode::Trap,
-                    a: R::R0,
-                    b: R::R0,
-                    d: R::R0,
-                    target: INVALID,
-                    block_gas: 0,
-                    remaining: 0,
-                    imm1: 0,
-                    imm2: 0,
-                };
-                match instruction {
-                    Some(i) => op_from(*i, &resolve),
-                    None => trap,
-                }
-            })
-            .collect();
+        let mut ops: Vec<Op> =
+            instructions.iter().map(|instruction| instruction.map_or(Op::TRAP, |i| op_from(i, &resolve))).collect();
         // Blocks: from each block start to the next terminator.
         let mut i = 0;
         while i < ops.len() {
@@ -175,17 +172,7 @@ impl Program {
 
 /// The op for a decoded instruction at `pc`.
 fn op_from(i: Instruction, resolve: &dyn Fn(u32) -> u32) -> Op {
-    let mut op = Op {
-        kind: i.opcode,
-        a: R::R0,
-        b: R::R0,
-        d: R::R0,
-        target: INVALID,
-        block_gas: 0,
-        remaining: 0,
-        imm1: 0,
-        imm2: 0,
-    };
+    let mut op = Op { kind: i.opcode, ..Op::TRAP };
     match i.args {
         Args::None => {}
         Args::Imm(x) => op.imm1 = x,
