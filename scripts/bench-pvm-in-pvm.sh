@@ -60,6 +60,7 @@ while read -r name source args; do
         *) "$bin/wasm2pvm" "$bench/$source" | "$bin/jam-pack" -o "$jam" ;;
     esac
 
+    # Any status but HALT (the TRAP program panics) exits non-zero; the report is there.
     direct=$("$bin/pvm-run" "$jam" $args --gas "$inner_gas" || true)
     direct_gas=$((inner_gas - $(field "Gas remaining" <<<"$direct")))
 
