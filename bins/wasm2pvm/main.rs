@@ -1,7 +1,7 @@
 //! `wasm2pvm`: compiles WebAssembly (binary or text) to PVM assembly text.
 
 use clap::{Parser, ValueEnum};
-use pvm_compiler::{OptLevel, Options};
+use pvm_compiler::{OptLevel, Optimization, Options};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,6 +21,9 @@ struct Cli {
     /// LLVM optimisation level.
     #[arg(short = 'O', long = "opt-level", value_enum, default_value = "2")]
     opt_level: Level,
+    /// Switch an optimisation off (repeatable; `all` for every one); see docs/optimizations.md.
+    #[arg(long = "no-opt", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(optimization_names()))]
+    no_opt: Vec<String>,
     /// Compile floating-point arithmetic to traps instead of rejecting it.
     #[arg(long)]
     trap_floats: bool,
@@ -49,6 +52,11 @@ enum Level {
     Os,
     #[value(name = "z")]
     Oz,
+}
+
+/// What `--no-opt` accepts: `all` and every optimisation's name.
+fn optimization_names() -> Vec<&'static str> {
+    std::iter::once("all").chain(Optimization::ALL.iter().map(|o| o.name())).collect()
 }
 
 /// Stack for the compiling thread: deeply nested WebAssembly makes compilation recurse deeply.
@@ -97,6 +105,15 @@ fn run(cli: &Cli) -> Result<(), String> {
         stack_size: cli.stack_size,
         ..Options::default()
     };
+    for name in &cli.no_opt {
+        let switched_off: Vec<Optimization> = match Optimization::from_name(name) {
+            Some(o) => vec![o],
+            None => Optimization::ALL.to_vec(),
+        };
+        for o in switched_off {
+            options.optimizations.disable(o);
+        }
+    }
     if let Some(path) = &cli.imports {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         options.add_import_map(&text, &path.display().to_string()).map_err(|e| e.to_string())?;

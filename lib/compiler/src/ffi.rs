@@ -1,7 +1,7 @@
 //! The compiler's only `unsafe` code: the LLVM operations that inkwell exposes only as
 //! `unsafe` functions or not at all — building a non-`inbounds` GEP, and reading
 //! constants, constant expressions, GEP offsets, aggregate indices and names of the
-//! optimised module.
+//! optimised module, and setting LLVM's process-wide options.
 //!
 //! Every function takes values and types that inkwell handed out (so they are live and
 //! belong to the module being compiled) and checks the kind of a value before asking
@@ -331,4 +331,17 @@ fn step(
 /// Sign-extends the low `bits` of `value` (shared with the back end's constant handling).
 pub fn sign_extend(value: u64, bits: u32) -> u64 {
     sext(value, bits)
+}
+
+/// Sets LLVM's process-wide command-line options (`-name=value`). LLVM rejects an option
+/// given twice, so the caller must call this once per process.
+pub fn set_llvm_options(options: &[&str]) {
+    let args: Vec<std::ffi::CString> = std::iter::once("wasm2pvm")
+        .chain(options.iter().copied())
+        .map(|a| std::ffi::CString::new(a).expect("option text without NUL"))
+        .collect();
+    let argv: Vec<*const std::ffi::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    // SAFETY: `argv` points to `args.len()` NUL-terminated strings that outlive the call;
+    // LLVM copies what it keeps.
+    unsafe { llvm_sys::support::LLVMParseCommandLineOptions(argv.len() as i32, argv.as_ptr(), std::ptr::null()) }
 }

@@ -11,7 +11,7 @@ pub mod options;
 pub mod wasm;
 
 pub use error::{CompileError, Result};
-pub use options::{EntryKind, ImportAction, OptLevel, Options};
+pub use options::{EntryKind, ImportAction, OptLevel, Optimization, Optimizations, Options};
 
 use inkwell::context::Context;
 
@@ -42,8 +42,8 @@ pub fn compile_to_llvm_ir(wasm: &[u8], options: &Options) -> Result<(String, Vec
     let module = wasm::module::Module::parse(wasm, options)?;
     let context = Context::create();
     let ir = wasm::ir::IrModule::build(&context, &module, options)?;
-    optimize::prepare(&ir.module);
-    optimize::optimize(&ir.module, options.opt_level)?;
+    optimize::prepare(&ir.module, options);
+    optimize::optimize(&ir.module, options)?;
     Ok((ir.module.print_to_string().to_string(), ir.warnings.clone()))
 }
 
@@ -64,8 +64,8 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled> {
     let module = wasm::module::Module::parse(wasm, options)?;
     let context = Context::create();
     let ir = wasm::ir::IrModule::build(&context, &module, options)?;
-    optimize::prepare(&ir.module);
-    optimize::optimize(&ir.module, options.opt_level)?;
+    optimize::prepare(&ir.module, options);
+    optimize::optimize(&ir.module, options)?;
     let facts = backend::ModuleFacts {
         // The jump table starts with one entry per table slot; a table that functions
         // change is indexed by slot number instead (0: null, then `addressable()`).
@@ -94,7 +94,7 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled> {
         stack_size: options.stack_size,
         instantiation_traps: module.instantiation_trap.is_some(),
     };
-    let (program, layout) = backend::compile(&ir.module, &facts)?;
+    let (program, layout) = backend::compile(&ir.module, &facts, options.optimizations)?;
     let global_addresses = (0..module.globals.len() as u32)
         .filter_map(|g| layout.address(&wasm::ir::global_name(g)).map(|a| (g, a)))
         .collect();

@@ -34,11 +34,113 @@ pub enum OptLevel {
     Oz,
 }
 
+/// An optimisation that can be switched off (`wasm2pvm --no-opt NAME`), for debugging
+/// and to check that the code is right without it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Optimization {
+    /// LLVM's optimisation pipeline (off: as `-O0`, only SSA promotion).
+    Llvm,
+    /// LLVM inlining (off: no function is inlined).
+    Inline,
+    /// The memory base and constant offsets folded into the immediate of each load and
+    /// store (off: every address is computed into a register first).
+    FoldAddress,
+    /// Constant operands as immediates (off: every constant is loaded into a register).
+    Immediates,
+    /// Compares fused into their branch or select (off: the compare makes a 0/1 value
+    /// that the branch or select tests).
+    FuseCompare,
+    /// Selects as conditional moves (off: selects computed with masks).
+    Cmov,
+    /// Zero extensions left out where the value is known non-negative or was loaded
+    /// zero-extended (off: every zero extension is computed).
+    KnownBits,
+    /// Copies and fills of up to 32 constant bytes as loads and stores (off: every copy and
+    /// fill calls the runtime routine).
+    InlineMemory,
+    /// Block layout: fall-through instead of jumps to the next block, and branches to
+    /// blocks that only jump retargeted (off: every block ends in an explicit jump).
+    Fallthrough,
+}
+
+impl Optimization {
+    /// Every optimisation, in the order of `--help`.
+    pub const ALL: [Optimization; 9] = [
+        Optimization::Llvm,
+        Optimization::Inline,
+        Optimization::FoldAddress,
+        Optimization::Immediates,
+        Optimization::FuseCompare,
+        Optimization::Cmov,
+        Optimization::KnownBits,
+        Optimization::InlineMemory,
+        Optimization::Fallthrough,
+    ];
+
+    /// The name `--no-opt` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Optimization::Llvm => "llvm",
+            Optimization::Inline => "inline",
+            Optimization::FoldAddress => "fold-address",
+            Optimization::Immediates => "immediates",
+            Optimization::FuseCompare => "fuse-compare",
+            Optimization::Cmov => "cmov",
+            Optimization::KnownBits => "known-bits",
+            Optimization::InlineMemory => "inline-memory",
+            Optimization::Fallthrough => "fallthrough",
+        }
+    }
+
+    /// The optimisation a name stands for.
+    pub fn from_name(name: &str) -> Option<Optimization> {
+        Optimization::ALL.into_iter().find(|o| o.name() == name)
+    }
+}
+
+/// The set of optimisations switched on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Optimizations(u16);
+
+impl Optimizations {
+    /// Every optimisation on.
+    pub fn all() -> Self {
+        Optimizations(Optimization::ALL.iter().fold(0, |bits, &o| bits | Self::bit(o)))
+    }
+
+    /// Every optimisation off.
+    pub fn none() -> Self {
+        Optimizations(0)
+    }
+
+    fn bit(o: Optimization) -> u16 {
+        1 << o as u16
+    }
+
+    /// Whether `o` is on.
+    pub fn enabled(self, o: Optimization) -> bool {
+        self.0 & Self::bit(o) != 0
+    }
+
+    /// Switches `o` off.
+    pub fn disable(&mut self, o: Optimization) {
+        self.0 &= !Self::bit(o);
+    }
+}
+
+impl Default for Optimizations {
+    fn default() -> Self {
+        Optimizations::all()
+    }
+}
+
 /// Options of one compilation.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// LLVM optimisation level.
     pub opt_level: OptLevel,
+    /// The optimisations switched on.
+    pub optimizations: Optimizations,
     /// Compile floating-point arithmetic to traps instead of rejecting it.
     pub trap_floats: bool,
     /// Reject imports that neither the import map nor the built-in conventions know.
@@ -77,6 +179,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             opt_level: OptLevel::O2,
+            optimizations: Optimizations::all(),
             trap_floats: false,
             strict_imports: false,
             imports: HashMap::new(),
@@ -91,6 +194,11 @@ impl Default for Options {
 }
 
 impl Options {
+    /// Whether optimisation `o` is on.
+    pub fn enabled(&self, o: Optimization) -> bool {
+        self.optimizations.enabled(o)
+    }
+
     /// The action for an import: the import map first, then the built-in conventions
     /// (`env.abort` traps; `pvm.ecalli_N` is host call N; `pvm.host_r8` reads r8).
     pub fn import_action(&self, module: &str, field: &str) -> Option<ImportAction> {
@@ -152,6 +260,20 @@ mod tests {
         assert_eq!(options.import_action("pvm", "host_r8"), Some(ImportAction::HostR8));
         assert_eq!(options.import_action("env", "seed"), None);
         assert_eq!(Options::default().import_action("env", "abort"), Some(ImportAction::Trap));
+    }
+
+    #[test]
+    fn optimizations_switch_off_one_by_one() {
+        let mut set = Optimizations::all();
+        assert!(Optimization::ALL.iter().all(|&o| set.enabled(o)));
+        set.disable(Optimization::Cmov);
+        assert!(!set.enabled(Optimization::Cmov));
+        assert!(set.enabled(Optimization::Fallthrough) && set.enabled(Optimization::Llvm));
+        assert!(Optimization::ALL.iter().all(|&o| !Optimizations::none().enabled(o)));
+        for o in Optimization::ALL {
+            assert_eq!(Optimization::from_name(o.name()), Some(o));
+        }
+        assert_eq!(Optimization::from_name("all"), None);
     }
 
     #[test]

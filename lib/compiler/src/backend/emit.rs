@@ -18,6 +18,8 @@ pub struct EmitContext<'a> {
     pub globals_size: u64,
     /// Non-zero initial values of those globals: (address, bytes).
     pub global_inits: &'a [(u64, Vec<u8>)],
+    /// Block layout with fall-through and jump forwarding ([`crate::Optimization::Fallthrough`]).
+    pub fallthrough: bool,
 }
 
 struct Emitter<'a> {
@@ -53,8 +55,9 @@ fn alloc_reg(a: Allocation) -> Result<Reg> {
 }
 
 /// Block order: every block followed by the edge blocks split from it; blocks that only
-/// jump (no moves were placed in them) are skipped and branches to them retargeted.
-fn layout(f: &MFunction, out: &Output) -> (Vec<usize>, Vec<usize>) {
+/// jump (no moves were placed in them) are skipped and branches to them retargeted when
+/// `forwarding` is on.
+fn layout(f: &MFunction, out: &Output, forwarding: bool) -> (Vec<usize>, Vec<usize>) {
     let n = f.blocks.len();
     let mut has_edits = vec![false; n];
     let mut block_of_inst = vec![0; f.insts.len()];
@@ -67,7 +70,8 @@ fn layout(f: &MFunction, out: &Output) -> (Vec<usize>, Vec<usize>) {
     let forward = |b: usize| -> Option<usize> {
         let block = &f.blocks[b];
         let jumps_away = block.succs.first().is_some_and(|s| s.index() != b);
-        (b != 0
+        (forwarding
+            && b != 0
             && jumps_away
             && block.end - block.start == 1
             && !has_edits[b]
@@ -146,10 +150,12 @@ pub fn emit(f: &MFunction, out: &Output, ctx: &EmitContext<'_>) -> Result<Emitte
         }
     }
     let frame = spill_base + 8 * spills + 8 * saved.len() as u32;
-    let (order, resolved) = layout(f, out);
+    let (order, resolved) = layout(f, out, ctx.fallthrough);
     let mut next = vec![None; f.blocks.len()];
-    for pair in order.windows(2) {
-        next[pair[0]] = Some(pair[1]);
+    if ctx.fallthrough {
+        for pair in order.windows(2) {
+            next[pair[0]] = Some(pair[1]);
+        }
     }
     let mut e = Emitter { f, out, items: Vec::new(), frame, spill_base, saved, returns: 0, has_calls, resolved, next };
     e.items.push(Item::Label(f.name.clone()));

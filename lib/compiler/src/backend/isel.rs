@@ -14,6 +14,7 @@ use crate::abi;
 use crate::backend::lir::{self, BinOp, BlockId, Callee, Cast, InstId, Op, Pred, Ty, Value};
 use crate::backend::mir::{BlockDraft, CallTarget, MFunction, MInst, Rhs, StoreValue, SwitchKind, preg};
 use crate::error::{CompileError, Result};
+use crate::options::{Optimization, Optimizations};
 use pvm_isa::Opcode;
 use pvm_isa::codec::imm_len;
 use regalloc2::{PRegSet, RegClass, VReg};
@@ -32,6 +33,8 @@ pub struct ModuleInfo<'a> {
     pub host_r8_slot: Option<u64>,
     /// Labels of the runtime routines.
     pub runtime: &'a mut dyn FnMut(Routine) -> String,
+    /// The optimisations switched on.
+    pub optimizations: Optimizations,
 }
 
 /// The runtime routines a function may call.
@@ -136,6 +139,15 @@ fn sext(v: u64, bits: u32) -> u64 {
 }
 
 impl<'a, 'm> Isel<'a, 'm> {
+    fn on(&self, o: Optimization) -> bool {
+        self.m.optimizations.enabled(o)
+    }
+
+    /// Whether the constant operand `v` can be an immediate.
+    fn imm_operand(&self, v: u64) -> bool {
+        self.on(Optimization::Immediates) && fits_imm(v)
+    }
+
     fn vreg(&mut self) -> VReg {
         let v = VReg::new(self.next_vreg, RegClass::Int);
         self.next_vreg += 1;
@@ -237,6 +249,21 @@ impl<'a, 'm> Isel<'a, 'm> {
         }
     }
 
+    /// The `(base, offset)` a load or store uses: the address folded into the immediate,
+    /// or (without [`Optimization::FoldAddress`]) computed into a register.
+    fn access_address(&mut self, ptr: Value) -> Result<(Option<VReg>, i64)> {
+        let (base, offset) = self.address(ptr)?;
+        if self.on(Optimization::FoldAddress) {
+            return Ok((base, offset));
+        }
+        let reg = match base {
+            None => self.constant(sext(offset as u64, 32)),
+            Some(b) if offset == 0 => b,
+            Some(b) => self.alu_imm(Opcode::AddImm32, b, imm32(offset as u64)),
+        };
+        Ok((Some(reg), 0))
+    }
+
     // ---- the function -----------------------------------------------------------------
 
     fn run(&mut self) -> Result<()> {
@@ -298,18 +325,21 @@ impl<'a, 'm> Isel<'a, 'm> {
     /// Marks compares that fold into their only user (a branch or select in the same
     /// block) and loads that load zero-extended for their only user.
     fn mark_folds(&mut self) {
+        let (fuse, known_bits) = (self.on(Optimization::FuseCompare), self.on(Optimization::KnownBits));
         for block in &self.f.blocks {
             for &i in &block.insts {
                 match &self.f.insts[i].op {
                     Op::CondBr(Value::Inst(c), ..) | Op::Select(Value::Inst(c), ..)
                         if self.uses[*c] == 1 && block.insts.contains(c) =>
                     {
-                        if matches!(self.f.insts[*c].op, Op::ICmp(..)) {
+                        if fuse && matches!(self.f.insts[*c].op, Op::ICmp(..)) {
                             self.folded[*c] = true;
                         }
                     }
                     Op::Cast(Cast::ZExt, Value::Inst(l), from) if self.uses[*l] == 1 && block.insts.contains(l) => {
-                        if matches!(self.f.insts[*l].op, Op::Load { bytes, .. } if bytes * 8 == *from && *from < 64) {
+                        if known_bits
+                            && matches!(self.f.insts[*l].op, Op::Load { bytes, .. } if bytes * 8 == *from && *from < 64)
+                        {
                             self.zext_loads[*l] = true;
                         }
                     }
@@ -372,14 +402,14 @@ impl<'a, 'm> Isel<'a, 'm> {
                 self.addresses.insert(i, (reg, sext(off as u64, 32) as i64));
             }
             Op::Load { ptr, bytes } => {
-                let (base, offset) = self.address(*ptr)?;
+                let (base, offset) = self.access_address(*ptr)?;
                 let op = load_opcode(*bytes, width, self.zext_loads[i]);
                 let dst = self.vreg();
                 self.emit(MInst::Load { op, dst, base, offset: offset as u32 });
                 self.values[i] = Some(dst);
             }
             Op::Store { ptr, value, bytes } => {
-                let (base, offset) = self.address(*ptr)?;
+                let (base, offset) = self.access_address(*ptr)?;
                 // A store keeps only the low bytes: a truncation feeding it is not needed.
                 let value = match self.inst_of(*value) {
                     Some(lir::Inst { op: Op::Cast(Cast::Trunc, wide, _), ty }) if ty.bits() >= bytes * 8 => *wide,
@@ -387,7 +417,7 @@ impl<'a, 'm> Isel<'a, 'm> {
                 };
                 let value = &value;
                 let value = match self.constant_of(*value) {
-                    Some(c) if *bytes < 8 || fits_imm(c) => StoreValue::Imm(if *bytes < 8 { imm32(c) } else { c }),
+                    Some(c) if self.on(Optimization::Immediates) && (*bytes < 8 || fits_imm(c)) => StoreValue::Imm(if *bytes < 8 { imm32(c) } else { c }),
                     _ => StoreValue::Reg(self.reg(*value)?),
                 };
                 self.emit(MInst::Store { bytes: *bytes, value, base, offset: offset as u32 });
@@ -535,7 +565,8 @@ impl<'a, 'm> Isel<'a, 'm> {
         let lc = self.constant_of(l);
         let rc = self.constant_of(r);
         // An immediate usable by an operation of this width.
-        let usable = |c: u64| native32 || fits_imm(c);
+        let imms = self.on(Optimization::Immediates);
+        let usable = |c: u64| imms && (native32 || fits_imm(c));
         let imm = |c: u64| if native32 { imm32(c) } else { c };
         // Whether the result needs re-canonicalising (non-native widths).
         let narrow = width != 32 && width != 64;
@@ -550,7 +581,7 @@ impl<'a, 'm> Isel<'a, 'm> {
                 };
                 // Bitwise operations keep sign-extended inputs sign-extended.
                 let bitwise = matches!(op, BinOp::And | BinOp::Or | BinOp::Xor);
-                let imm_ok = |c: u64| if bitwise { fits_imm(c) } else { usable(c) };
+                let imm_ok = |c: u64| if bitwise { imms && fits_imm(c) } else { usable(c) };
                 let v = match (lc, rc) {
                     (_, Some(c)) if imm_ok(c) => {
                         let a = self.reg(l)?;
@@ -614,7 +645,7 @@ impl<'a, 'm> Isel<'a, 'm> {
                         pick(Opcode::SharRImmAlt32, Opcode::SharRImmAlt64),
                     ),
                 };
-                if let Some(c) = rc {
+                if let Some(c) = rc.filter(|_| imms) {
                     let mut a = self.reg(l)?;
                     if narrow && op == BinOp::LShr {
                         a = self.zero_extend(a, width);
@@ -664,7 +695,7 @@ impl<'a, 'm> Isel<'a, 'm> {
             (Pred::Ne, Some(0)) => self.alu_imm(Opcode::SetGtUImm, a, 0),
             (Pred::Eq | Pred::Ne, _) => {
                 let x = match rc {
-                    Some(c) if fits_imm(c) => self.alu_imm(Opcode::XorImm, a, c),
+                    Some(c) if self.imm_operand(c) => self.alu_imm(Opcode::XorImm, a, c),
                     _ => {
                         let b = self.compare_operand(r, pred)?;
                         self.alu(Opcode::Xor, a, b)
@@ -676,7 +707,7 @@ impl<'a, 'm> Isel<'a, 'm> {
                     self.alu_imm(Opcode::SetGtUImm, x, 0)
                 }
             }
-            (_, Some(c)) => self.compare_imm(pred, a, c, r)?,
+            (_, Some(c)) if self.on(Optimization::Immediates) => self.compare_imm(pred, a, c, r)?,
             _ => {
                 let b = self.compare_operand(r, pred)?;
                 let (lt, signed) = (pred, pred.is_signed());
@@ -762,7 +793,7 @@ impl<'a, 'm> Isel<'a, 'm> {
             let (pred, l, r) = self.canonical_compare(pred, l, r)?;
             let a = self.compare_operand(l, pred)?;
             let b = match self.constant_of(r) {
-                Some(k) if fits_imm(k) && !(pred.is_signed() && self.ty(r) == 1) => Rhs::Imm(k),
+                Some(k) if self.imm_operand(k) && !(pred.is_signed() && self.ty(r) == 1) => Rhs::Imm(k),
                 _ => Rhs::Reg(self.compare_operand(r, pred)?),
             };
             return Ok((pred, a, b));
@@ -789,17 +820,30 @@ impl<'a, 'm> Isel<'a, 'm> {
             }
             _ => (self.reg(c)?, true),
         };
+        if !self.on(Optimization::Cmov) {
+            // otherwise ^ ((when ^ otherwise) & mask), mask all ones when the condition holds.
+            let holds = if nonzero {
+                self.alu_imm(Opcode::SetGtUImm, cond, 0)
+            } else {
+                self.alu_imm(Opcode::SetLtUImm, cond, 1)
+            };
+            let mask = self.alu_imm(Opcode::NegAddImm64, holds, 0);
+            let (when, otherwise) = (self.reg(a)?, self.reg(b)?);
+            let differ = self.alu(Opcode::Xor, when, otherwise);
+            let picked = self.alu(Opcode::And, differ, mask);
+            return Ok(self.alu(Opcode::Xor, otherwise, picked));
+        }
         let (nz, iz, nz_imm, iz_imm) = (Opcode::CmovNz, Opcode::CmovIz, Opcode::CmovNzImm, Opcode::CmovIzImm);
         // `when` is chosen when the condition holds (cond != 0 if `nonzero`).
         let (when, otherwise) = (a, b);
         let (hold_op, hold_imm, fail_imm) = if nonzero { (nz, nz_imm, iz_imm) } else { (iz, iz_imm, nz_imm) };
         let d = self.vreg();
         match (self.constant_of(when), self.constant_of(otherwise)) {
-            (Some(k), _) if fits_imm(k) => {
+            (Some(k), _) if self.imm_operand(k) => {
                 let old = self.reg(otherwise)?;
                 self.emit(MInst::CmovImm { op: hold_imm, dst: d, old, cond, imm: k });
             }
-            (None, Some(k)) if fits_imm(k) => {
+            (None, Some(k)) if self.imm_operand(k) => {
                 let old = self.reg(when)?;
                 self.emit(MInst::CmovImm { op: fail_imm, dst: d, old, cond, imm: k });
             }
@@ -824,7 +868,8 @@ impl<'a, 'm> Isel<'a, 'm> {
             Cast::ZExt if from == 1 => r,
             Cast::ZExt => {
                 let zero_loaded = matches!(v, Value::Inst(l) if self.zext_loads[l]);
-                if zero_loaded || self.known_non_negative(v, from, 4) { r } else { self.zero_extend(r, from) }
+                let known = self.on(Optimization::KnownBits) && self.known_non_negative(v, from, 4);
+                if zero_loaded || known { r } else { self.zero_extend(r, from) }
             }
         })
     }
@@ -1295,6 +1340,7 @@ impl<'a, 'm> Isel<'a, 'm> {
     fn memory_routine(&mut self, routine: Routine, args: &[Value]) -> Result<()> {
         if let Some(len) = self.constant_of(args[2])
             && len <= 32
+            && self.on(Optimization::InlineMemory)
         {
             return self.inline_memory(routine, args, len);
         }
@@ -1306,13 +1352,13 @@ impl<'a, 'm> Isel<'a, 'm> {
     }
 
     fn inline_memory(&mut self, routine: Routine, args: &[Value], len: u64) -> Result<()> {
-        let (dst, dst_off) = self.address(args[0])?;
+        let (dst, dst_off) = self.access_address(args[0])?;
         let chunks = chunk_sizes(len);
         match routine {
             Routine::Memset => {
                 let byte = self.constant_of(args[1]).map(|c| c & 0xff);
                 let widest = chunks.iter().copied().max().unwrap_or(0);
-                let pattern = match byte {
+                let pattern = match byte.filter(|_| self.on(Optimization::Immediates)) {
                     Some(b) => StoreValue::Imm(b * 0x0101_0101_0101_0101),
                     None => {
                         // The byte repeated as wide as the widest store needs; a byte
@@ -1347,7 +1393,7 @@ impl<'a, 'm> Isel<'a, 'm> {
             }
             _ => {
                 // Load everything first: the ranges may overlap.
-                let (src, src_off) = self.address(args[1])?;
+                let (src, src_off) = self.access_address(args[1])?;
                 let mut loaded = Vec::new();
                 let mut at = 0u64;
                 for size in chunks {

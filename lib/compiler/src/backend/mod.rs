@@ -14,6 +14,7 @@ pub mod runtime;
 
 use crate::abi;
 use crate::error::{CompileError, Result};
+use crate::options::{Optimization, Optimizations};
 use isel::{IndirectDispatch, ModuleInfo, Routine};
 use layout::Layout;
 use pvm_asm::{Item, Operand, Program, TableEntry, Target};
@@ -36,7 +37,11 @@ pub struct ModuleFacts {
 }
 
 /// Compiles the optimised LLVM module into an assembly program.
-pub fn compile(module: &inkwell::module::Module<'_>, facts: &ModuleFacts) -> Result<(Program, Layout)> {
+pub fn compile(
+    module: &inkwell::module::Module<'_>,
+    facts: &ModuleFacts,
+    optimizations: Optimizations,
+) -> Result<(Program, Layout)> {
     let td = inkwell::targets::TargetData::create(crate::optimize::DATA_LAYOUT);
     let layout = Layout::new(module, &td, facts.stack_size, facts.maximum_pages)?;
     let lir = import::import(module, &layout, &td)?;
@@ -86,8 +91,13 @@ pub fn compile(module: &inkwell::module::Module<'_>, facts: &ModuleFacts) -> Res
         reserve_switch_table: &mut reserve,
         host_r8_slot: layout.address(abi::HOST_R8_SLOT),
         runtime: &mut runtime_label,
+        optimizations,
     };
-    let context = emit::EmitContext { globals_size: layout.globals_size, global_inits: &layout.global_inits };
+    let context = emit::EmitContext {
+        globals_size: layout.globals_size,
+        global_inits: &layout.global_inits,
+        fallthrough: optimizations.enabled(Optimization::Fallthrough),
+    };
     let table_functions: HashSet<&str> = facts.table.iter().flatten().map(|(n, _)| n.as_str()).collect();
     let env = mir::machine_env();
     let options = regalloc2::RegallocOptions {

@@ -36,7 +36,6 @@ const A1: u8 = 8;
 const A2: u8 = 9;
 const A3: u8 = 10;
 const A4: u8 = 11;
-const A5: u8 = 12;
 
 /// Operands of a routine instruction.
 enum O {
@@ -90,26 +89,13 @@ pub fn trap() -> Vec<Item> {
     vec![Item::Label(TRAP.to_string()), Item::Instruction(AsmInstruction::new(Opcode::Trap, vec![]))]
 }
 
-/// Registers the copy routines borrow (saved below the stack pointer and restored).
-const S0: u8 = 2;
-const S1: u8 = 3;
-
-/// `memset(a0 = dst, a1 = byte, a2 = len)`: single bytes until the destination is 8-byte
-/// aligned, then aligned words (32 bytes per iteration while possible), then single bytes.
-/// No access crosses a page boundary.
+/// `memset(a0 = dst, a1 = byte, a2 = len)`: words (32 bytes per iteration while
+/// possible), then single bytes. The PVM charges an access the same at any alignment, and
+/// the caller has checked the range, so no access needs aligning.
 pub fn memset() -> Vec<Item> {
     use O::*;
     let mut a = Asm::new(label(Routine::Memset));
     a.zero_extend_32(A2);
-    a.label("head");
-    a.i(Opcode::BranchEqImm, &[R(A2), I(0), L("done")]);
-    a.i(Opcode::AndImm, &[R(A3), R(A0), I(7)]);
-    a.i(Opcode::BranchEqImm, &[R(A3), I(0), L("aligned")]);
-    a.i(Opcode::StoreIndU8, &[R(A1), R(A0), I(0)]);
-    a.i(Opcode::AddImm64, &[R(A0), R(A0), I(1)]);
-    a.i(Opcode::AddImm64, &[R(A2), R(A2), I(neg(-1))]);
-    a.i(Opcode::Jump, &[L("head")]);
-    a.label("aligned");
     a.i(Opcode::AndImm, &[R(A1), R(A1), I(0xff)]);
     a.i(Opcode::LoadImm64, &[R(A3), I(0x0101_0101_0101_0101)]);
     a.i(Opcode::Mul64, &[R(A1), R(A1), R(A3)]);
@@ -139,11 +125,13 @@ pub fn memset() -> Vec<Item> {
 }
 
 impl Asm {
-    /// One byte from `[A1 + at]` to `[A0 + at]`.
-    fn copy_byte(&mut self, at: u64) {
+    /// `bytes` bytes (8 or 1) from `[A1 + at]` to `[A0 + at]`.
+    fn copy(&mut self, bytes: u32, at: u64) {
         use O::*;
-        self.i(Opcode::LoadIndU8, &[R(A3), R(A1), I(at)]);
-        self.i(Opcode::StoreIndU8, &[R(A3), R(A0), I(at)]);
+        let (load, store) =
+            if bytes == 8 { (Opcode::LoadIndU64, Opcode::StoreIndU64) } else { (Opcode::LoadIndU8, Opcode::StoreIndU8) };
+        self.i(load, &[R(A3), R(A1), I(at)]);
+        self.i(store, &[R(A3), R(A0), I(at)]);
     }
 
     /// Adds `delta` to the destination and source pointers and subtracts `|delta|` from
@@ -154,138 +142,57 @@ impl Asm {
         self.i(Opcode::AddImm64, &[R(A1), R(A1), I(delta as u64)]);
         self.i(Opcode::AddImm64, &[R(A2), R(A2), I(neg(-delta.abs()))]);
     }
-
-    fn save_borrowed(&mut self) {
-        use O::*;
-        self.i(Opcode::StoreIndU64, &[R(S0), R(1), I(neg(-8))]);
-        self.i(Opcode::StoreIndU64, &[R(S1), R(1), I(neg(-16))]);
-    }
-
-    fn restore_borrowed(&mut self) {
-        use O::*;
-        self.i(Opcode::LoadIndU64, &[R(S0), R(1), I(neg(-8))]);
-        self.i(Opcode::LoadIndU64, &[R(S1), R(1), I(neg(-16))]);
-    }
 }
 
 /// `memmove(a0 = dst, a1 = src, a2 = len)`, also serving `memcpy`: copies upward when the
-/// destination is below the source and downward otherwise, so overlapping ranges come
-/// out right. After single bytes align the destination, whole words are copied: aligned
-/// loads and stores when the source is aligned too, otherwise each stored word is
-/// merged from two aligned source words. Every word access is aligned, so none crosses
-/// a page boundary, and every word loaded holds at least one byte of the source range,
-/// so no access leaves it.
+/// destination is below the source and downward (from the ends) otherwise, so
+/// overlapping ranges come out right: every word is loaded before the store that could
+/// overwrite it. Words, 32 bytes per iteration while possible, then single bytes; the
+/// PVM charges an access the same at any alignment, and the caller has checked both
+/// ranges, so no access needs aligning.
 pub fn memmove() -> Vec<Item> {
     use O::*;
     let mut a = Asm::new(label(Routine::Memmove));
     a.zero_extend_32(A2);
-    a.i(Opcode::BranchEqImm, &[R(A2), I(0), L("done")]);
     a.i(Opcode::BranchLtU, &[R(A1), R(A0), L("backward")]);
-
-    // Upward: single bytes until the destination is aligned.
-    a.label("fhead");
-    a.i(Opcode::AndImm, &[R(A3), R(A0), I(7)]);
-    a.i(Opcode::BranchEqImm, &[R(A3), I(0), L("faligned")]);
-    a.copy_byte(0);
-    a.advance(1);
-    // Out of bytes: falls through; the tail loop sees the zero length.
-    a.i(Opcode::BranchNeImm, &[R(A2), I(0), L("fhead")]);
-    a.label("faligned");
-    a.i(Opcode::BranchLtUImm, &[R(A2), I(8), L("ftail")]);
-    a.i(Opcode::AndImm, &[R(A5), R(A1), I(7)]);
-    a.i(Opcode::BranchNeImm, &[R(A5), I(0), L("fshift")]);
     a.i(Opcode::BranchLtUImm, &[R(A2), I(32), L("fwords")]);
     a.label("fblocks");
     for k in 0..4 {
-        a.i(Opcode::LoadIndU64, &[R(A3), R(A1), I(8 * k)]);
-        a.i(Opcode::StoreIndU64, &[R(A3), R(A0), I(8 * k)]);
+        a.copy(8, 8 * k);
     }
     a.advance(32);
     a.i(Opcode::BranchGeUImm, &[R(A2), I(32), L("fblocks")]);
     a.label("fwords");
-    a.i(Opcode::BranchLtUImm, &[R(A2), I(8), L("ftail")]);
-    a.i(Opcode::LoadIndU64, &[R(A3), R(A1), I(0)]);
-    a.i(Opcode::StoreIndU64, &[R(A3), R(A0), I(0)]);
+    a.i(Opcode::BranchLtUImm, &[R(A2), I(8), L("fbytes")]);
+    a.copy(8, 0);
     a.advance(8);
     a.i(Opcode::Jump, &[L("fwords")]);
-    // Misaligned source: word = (prev >> 8m) | (next << (64 - 8m)), m = src & 7.
-    a.label("fshift");
-    a.save_borrowed();
-    a.i(Opcode::Sub64, &[R(A1), R(A1), R(A5)]);
-    a.i(Opcode::ShloLImm64, &[R(A5), R(A5), I(3)]);
-    a.i(Opcode::NegAddImm64, &[R(S0), R(A5), I(64)]);
-    a.i(Opcode::LoadIndU64, &[R(A3), R(A1), I(0)]);
-    a.label("floop");
-    a.i(Opcode::LoadIndU64, &[R(A4), R(A1), I(8)]);
-    a.i(Opcode::ShloR64, &[R(A3), R(A3), R(A5)]);
-    a.i(Opcode::ShloL64, &[R(S1), R(A4), R(S0)]);
-    a.i(Opcode::Or, &[R(A3), R(A3), R(S1)]);
-    a.i(Opcode::StoreIndU64, &[R(A3), R(A0), I(0)]);
-    a.i(Opcode::MoveReg, &[R(A3), R(A4)]);
-    a.advance(8);
-    a.i(Opcode::BranchGeUImm, &[R(A2), I(8), L("floop")]);
-    a.i(Opcode::ShloRImm64, &[R(A5), R(A5), I(3)]);
-    a.i(Opcode::Add64, &[R(A1), R(A1), R(A5)]);
-    a.restore_borrowed();
-    a.label("ftail");
+    a.label("fbytes");
     a.i(Opcode::BranchEqImm, &[R(A2), I(0), L("done")]);
-    a.copy_byte(0);
+    a.copy(1, 0);
     a.advance(1);
-    a.i(Opcode::Jump, &[L("ftail")]);
+    a.i(Opcode::Jump, &[L("fbytes")]);
 
-    // Downward, from the ends: single bytes until the destination end is aligned.
     a.label("backward");
     a.i(Opcode::Add64, &[R(A0), R(A0), R(A2)]);
     a.i(Opcode::Add64, &[R(A1), R(A1), R(A2)]);
-    a.label("bhead");
-    a.i(Opcode::AndImm, &[R(A3), R(A0), I(7)]);
-    a.i(Opcode::BranchEqImm, &[R(A3), I(0), L("baligned")]);
-    a.advance(-1);
-    a.copy_byte(0);
-    // Out of bytes: falls through; the tail loop sees the zero length.
-    a.i(Opcode::BranchNeImm, &[R(A2), I(0), L("bhead")]);
-    a.label("baligned");
-    a.i(Opcode::BranchLtUImm, &[R(A2), I(8), L("btail")]);
-    a.i(Opcode::AndImm, &[R(A5), R(A1), I(7)]);
-    a.i(Opcode::BranchNeImm, &[R(A5), I(0), L("bshift")]);
     a.i(Opcode::BranchLtUImm, &[R(A2), I(32), L("bwords")]);
     a.label("bblocks");
     a.advance(-32);
     for k in (0..4).rev() {
-        a.i(Opcode::LoadIndU64, &[R(A3), R(A1), I(8 * k)]);
-        a.i(Opcode::StoreIndU64, &[R(A3), R(A0), I(8 * k)]);
+        a.copy(8, 8 * k);
     }
     a.i(Opcode::BranchGeUImm, &[R(A2), I(32), L("bblocks")]);
     a.label("bwords");
-    a.i(Opcode::BranchLtUImm, &[R(A2), I(8), L("btail")]);
+    a.i(Opcode::BranchLtUImm, &[R(A2), I(8), L("bbytes")]);
     a.advance(-8);
-    a.i(Opcode::LoadIndU64, &[R(A3), R(A1), I(0)]);
-    a.i(Opcode::StoreIndU64, &[R(A3), R(A0), I(0)]);
+    a.copy(8, 0);
     a.i(Opcode::Jump, &[L("bwords")]);
-    // Misaligned source end: word = (lo >> 8m) | (hi << (64 - 8m)), m = src_end & 7.
-    a.label("bshift");
-    a.save_borrowed();
-    a.i(Opcode::Sub64, &[R(A1), R(A1), R(A5)]);
-    a.i(Opcode::ShloLImm64, &[R(A5), R(A5), I(3)]);
-    a.i(Opcode::NegAddImm64, &[R(S0), R(A5), I(64)]);
-    a.i(Opcode::LoadIndU64, &[R(A4), R(A1), I(0)]);
-    a.label("bloop");
-    a.i(Opcode::LoadIndU64, &[R(A3), R(A1), I(neg(-8))]);
-    a.i(Opcode::ShloL64, &[R(S1), R(A4), R(S0)]);
-    a.i(Opcode::ShloR64, &[R(A4), R(A3), R(A5)]);
-    a.i(Opcode::Or, &[R(A4), R(A4), R(S1)]);
-    a.i(Opcode::StoreIndU64, &[R(A4), R(A0), I(neg(-8))]);
-    a.i(Opcode::MoveReg, &[R(A4), R(A3)]);
-    a.advance(-8);
-    a.i(Opcode::BranchGeUImm, &[R(A2), I(8), L("bloop")]);
-    a.i(Opcode::ShloRImm64, &[R(A5), R(A5), I(3)]);
-    a.i(Opcode::Add64, &[R(A1), R(A1), R(A5)]);
-    a.restore_borrowed();
-    a.label("btail");
+    a.label("bbytes");
     a.i(Opcode::BranchEqImm, &[R(A2), I(0), L("done")]);
     a.advance(-1);
-    a.copy_byte(0);
-    a.i(Opcode::Jump, &[L("btail")]);
+    a.copy(1, 0);
+    a.i(Opcode::Jump, &[L("bbytes")]);
     a.label("done");
     a.ret();
     a.items
