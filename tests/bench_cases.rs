@@ -6,7 +6,7 @@
 
 mod support;
 
-use pvm_compiler::Options;
+use pvm_compiler::{Optimizations, Options};
 use std::collections::HashMap;
 use support::{Job, build_assemblyscript, compile_jam, run_ours, run_reference, shared, unhex};
 
@@ -34,6 +34,16 @@ fn source(program: &str) -> Vec<u8> {
 
 #[test]
 fn bench_cases_give_the_listed_results_on_both_runners() {
+    check_cases(Optimizations::all());
+}
+
+#[test]
+fn bench_cases_without_optimizations_give_the_listed_results() {
+    check_cases(Optimizations::none());
+}
+
+fn check_cases(optimizations: Optimizations) {
+    let options = Options { optimizations, ..Options::default() };
     let cases = cases();
     assert_eq!(cases.len(), 20, "the README lists 20 correctness cases");
     let mut jams: HashMap<String, Vec<u8>> = HashMap::new();
@@ -43,7 +53,7 @@ fn bench_cases_give_the_listed_results_on_both_runners() {
             .entry(program.clone())
             .or_insert_with(|| {
                 let (jam, _) =
-                    compile_jam(&source(program), &Options::default()).unwrap_or_else(|e| panic!("{program}: {e}"));
+                    compile_jam(&source(program), &options).unwrap_or_else(|e| panic!("{program}: {e}"));
                 jam
             })
             .clone();

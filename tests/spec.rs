@@ -8,6 +8,8 @@
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
+use pvm_compiler::Optimizations;
+use std::cell::Cell;
 use support::{Instance, Outcome, compile_jam, harness_options, shared};
 use wast::core::{WastArgCore, WastRetCore};
 use wast::{QuoteWat, WastArg, WastDirective, WastExecute, WastInvoke, WastRet};
@@ -56,9 +58,15 @@ struct Module {
     unusable: Option<Skip>,
 }
 
+thread_local! {
+    /// The optimisations the running test compiles with (each test runs on its own thread).
+    static OPTIMIZATIONS: Cell<Optimizations> = Cell::new(Optimizations::all());
+}
+
 /// Values of the spectest module's globals.
 fn spectest_options() -> pvm_compiler::Options {
     let mut options = harness_options();
+    options.optimizations = OPTIMIZATIONS.get();
     options.strict_imports = true;
     for f in ["print", "print_i32", "print_i64", "print_f32", "print_f64", "print_i32_f32", "print_f64_f64"] {
         options.imports.insert(("spectest".into(), f.into()), pvm_compiler::ImportAction::Nop);
@@ -405,6 +413,16 @@ fn run_file(path: &std::path::Path) -> Counts {
 
 #[test]
 fn spec_tests_integer_subset() {
+    run_spec_tests(Optimizations::all());
+}
+
+#[test]
+fn spec_tests_integer_subset_without_optimizations() {
+    run_spec_tests(Optimizations::none());
+}
+
+fn run_spec_tests(optimizations: Optimizations) {
+    OPTIMIZATIONS.set(optimizations);
     let dir = shared().join("testvectors/wasm-spec");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("spec tests beside the repository")

@@ -5,12 +5,14 @@
 //! turn on one instance with the same arguments; the results, the traps and the exported
 //! mutable globals after each call must agree, up to the first trap.
 //!
+//! Both with every optimisation on and with all off (`--no-opt all`), on different seeds.
 //! `WASM_FUZZ_MODULES=N` and `WASM_FUZZ_SEED=S` run a longer or different campaign;
 //! a mismatching module is saved (the message names the file) and `WASM_FUZZ_FILE=F`
 //! re-checks it alone.
 
 mod support;
 
+use pvm_compiler::{Optimizations, Options};
 use support::{Instance, Outcome, Rng, compile_jam, harness_options};
 use wasm_smith::{Config, InstructionKind, InstructionKinds};
 use wasmi::{Engine, Linker, Store, TrapCode, Val};
@@ -111,8 +113,9 @@ fn reference_call(store: &mut Store<()>, func: &wasmi::Func, args: &[Val], resul
 }
 
 /// Compares one module; returns the number of calls compared.
-fn compare_module(wasm: &[u8], rng: &mut Rng) -> Result<usize, String> {
-    let (jam, compiled) = compile_jam(wasm, &harness_options()).map_err(|e| format!("compile: {e}"))?;
+fn compare_module(wasm: &[u8], rng: &mut Rng, optimizations: Optimizations) -> Result<usize, String> {
+    let options = Options { optimizations, ..harness_options() };
+    let (jam, compiled) = compile_jam(wasm, &options).map_err(|e| format!("compile: {e}"))?;
 
     let mut engine_config = wasmi::Config::default();
     engine_config.consume_fuel(true);
@@ -204,15 +207,26 @@ fn compare_module(wasm: &[u8], rng: &mut Rng) -> Result<usize, String> {
 
 #[test]
 fn random_modules_agree_with_wasmi() {
+    fuzz(Optimizations::all(), 1);
+}
+
+#[test]
+fn random_modules_without_optimizations_agree_with_wasmi() {
+    fuzz(Optimizations::none(), 2);
+}
+
+/// Compares `WASM_FUZZ_MODULES` (default 1,000) modules generated from `WASM_FUZZ_SEED`
+/// (default `default_seed`).
+fn fuzz(optimizations: Optimizations, default_seed: u64) {
     // WASM_FUZZ_FILE=case.wasm re-checks one saved module.
     if let Ok(path) = std::env::var("WASM_FUZZ_FILE") {
         let wasm = std::fs::read(&path).unwrap();
-        let calls = compare_module(&wasm, &mut Rng(0)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let calls = compare_module(&wasm, &mut Rng(0), optimizations).unwrap_or_else(|e| panic!("{path}: {e}"));
         println!("{path}: {calls} calls agree");
         return;
     }
     let count: u64 = std::env::var("WASM_FUZZ_MODULES").map_or(1000, |v| v.parse().unwrap());
-    let seed: u64 = std::env::var("WASM_FUZZ_SEED").map_or(1, |v| v.parse().unwrap());
+    let seed: u64 = std::env::var("WASM_FUZZ_SEED").map_or(default_seed, |v| v.parse().unwrap());
     let mut rng = Rng(seed);
     // The modules and each one's argument seed, generated in order; then compared on
     // every core.
@@ -235,7 +249,7 @@ fn random_modules_agree_with_wasmi() {
                     .spawn_scoped(scope, move || {
                         let (mut calls, mut failures) = (0, Vec::new());
                         for (case, wasm, args_seed) in cases.iter().skip(w).step_by(workers) {
-                            match compare_module(wasm, &mut Rng(*args_seed)) {
+                            match compare_module(wasm, &mut Rng(*args_seed), optimizations) {
                                 Ok(n) => calls += n,
                                 Err(e) => {
                                     let path = support::scratch_dir("wasm-fuzz").join(format!("case{case}.wasm"));

@@ -89,9 +89,12 @@ pub fn trap() -> Vec<Item> {
     vec![Item::Label(TRAP.to_string()), Item::Instruction(AsmInstruction::new(Opcode::Trap, vec![]))]
 }
 
-/// `memset(a0 = dst, a1 = byte, a2 = len)`: words (32 bytes per iteration while
-/// possible), then single bytes. The PVM charges an access the same at any alignment, and
-/// the caller has checked the range, so no access needs aligning.
+/// PVM page size: the routines split their work at page boundaries.
+const PAGE: u64 = 4096;
+
+/// `memset(a0 = dst, a1 = byte, a2 = len)`: page by page, words (32 bytes per iteration
+/// while possible), then single bytes. No access crosses a page boundary (see
+/// [`memmove`]).
 pub fn memset() -> Vec<Item> {
     use O::*;
     let mut a = Asm::new(label(Routine::Memset));
@@ -99,25 +102,31 @@ pub fn memset() -> Vec<Item> {
     a.i(Opcode::AndImm, &[R(A1), R(A1), I(0xff)]);
     a.i(Opcode::LoadImm64, &[R(A3), I(0x0101_0101_0101_0101)]);
     a.i(Opcode::Mul64, &[R(A1), R(A1), R(A3)]);
-    a.i(Opcode::BranchLtUImm, &[R(A2), I(32), L("words")]);
+    // Segment: A3 = bytes up to the next page boundary, at most the length.
+    a.label("segment");
+    a.i(Opcode::BranchEqImm, &[R(A2), I(0), L("done")]);
+    a.i(Opcode::AndImm, &[R(A3), R(A0), I(PAGE - 1)]);
+    a.i(Opcode::NegAddImm64, &[R(A3), R(A3), I(PAGE)]);
+    a.take_segment();
+    a.i(Opcode::BranchLtUImm, &[R(A3), I(32), L("words")]);
     a.label("blocks");
     for k in 0..4 {
         a.i(Opcode::StoreIndU64, &[R(A1), R(A0), I(8 * k)]);
     }
     a.i(Opcode::AddImm64, &[R(A0), R(A0), I(32)]);
-    a.i(Opcode::AddImm64, &[R(A2), R(A2), I(neg(-32))]);
-    a.i(Opcode::BranchGeUImm, &[R(A2), I(32), L("blocks")]);
+    a.i(Opcode::AddImm64, &[R(A3), R(A3), I(neg(-32))]);
+    a.i(Opcode::BranchGeUImm, &[R(A3), I(32), L("blocks")]);
     a.label("words");
-    a.i(Opcode::BranchLtUImm, &[R(A2), I(8), L("bytes")]);
+    a.i(Opcode::BranchLtUImm, &[R(A3), I(8), L("bytes")]);
     a.i(Opcode::StoreIndU64, &[R(A1), R(A0), I(0)]);
     a.i(Opcode::AddImm64, &[R(A0), R(A0), I(8)]);
-    a.i(Opcode::AddImm64, &[R(A2), R(A2), I(neg(-8))]);
+    a.i(Opcode::AddImm64, &[R(A3), R(A3), I(neg(-8))]);
     a.i(Opcode::Jump, &[L("words")]);
     a.label("bytes");
-    a.i(Opcode::BranchEqImm, &[R(A2), I(0), L("done")]);
+    a.i(Opcode::BranchEqImm, &[R(A3), I(0), L("segment")]);
     a.i(Opcode::StoreIndU8, &[R(A1), R(A0), I(0)]);
     a.i(Opcode::AddImm64, &[R(A0), R(A0), I(1)]);
-    a.i(Opcode::AddImm64, &[R(A2), R(A2), I(neg(-1))]);
+    a.i(Opcode::AddImm64, &[R(A3), R(A3), I(neg(-1))]);
     a.i(Opcode::Jump, &[L("bytes")]);
     a.label("done");
     a.ret();
@@ -125,50 +134,67 @@ pub fn memset() -> Vec<Item> {
 }
 
 impl Asm {
+    /// Limits the segment `A3` to the length `A2` and takes it from the length.
+    fn take_segment(&mut self) {
+        use O::*;
+        self.i(Opcode::MinU, &[R(A3), R(A3), R(A2)]);
+        self.i(Opcode::Sub64, &[R(A2), R(A2), R(A3)]);
+    }
+
     /// `bytes` bytes (8 or 1) from `[A1 + at]` to `[A0 + at]`.
     fn copy(&mut self, bytes: u32, at: u64) {
         use O::*;
         let (load, store) =
             if bytes == 8 { (Opcode::LoadIndU64, Opcode::StoreIndU64) } else { (Opcode::LoadIndU8, Opcode::StoreIndU8) };
-        self.i(load, &[R(A3), R(A1), I(at)]);
-        self.i(store, &[R(A3), R(A0), I(at)]);
+        self.i(load, &[R(A4), R(A1), I(at)]);
+        self.i(store, &[R(A4), R(A0), I(at)]);
     }
 
     /// Adds `delta` to the destination and source pointers and subtracts `|delta|` from
-    /// the length.
+    /// the segment.
     fn advance(&mut self, delta: i64) {
         use O::*;
         self.i(Opcode::AddImm64, &[R(A0), R(A0), I(delta as u64)]);
         self.i(Opcode::AddImm64, &[R(A1), R(A1), I(delta as u64)]);
-        self.i(Opcode::AddImm64, &[R(A2), R(A2), I(neg(-delta.abs()))]);
+        self.i(Opcode::AddImm64, &[R(A3), R(A3), I(neg(-delta.abs()))]);
     }
 }
 
 /// `memmove(a0 = dst, a1 = src, a2 = len)`, also serving `memcpy`: copies upward when the
 /// destination is below the source and downward (from the ends) otherwise, so
 /// overlapping ranges come out right: every word is loaded before the store that could
-/// overwrite it. Words, 32 bytes per iteration while possible, then single bytes; the
-/// PVM charges an access the same at any alignment, and the caller has checked both
-/// ranges, so no access needs aligning.
+/// overwrite it. The work goes in segments that end at the next page boundary of the
+/// source or the destination, so no word access crosses a page boundary (the PVM allows
+/// it, but not every PVM implementation gets it right); in each, words (32 bytes per
+/// iteration while possible), then single bytes. The PVM charges an access the same at
+/// any alignment, and the caller has checked both ranges.
 pub fn memmove() -> Vec<Item> {
     use O::*;
     let mut a = Asm::new(label(Routine::Memmove));
     a.zero_extend_32(A2);
     a.i(Opcode::BranchLtU, &[R(A1), R(A0), L("backward")]);
-    a.i(Opcode::BranchLtUImm, &[R(A2), I(32), L("fwords")]);
+    // Upward segment: up to the nearer next page boundary.
+    a.label("fsegment");
+    a.i(Opcode::BranchEqImm, &[R(A2), I(0), L("done")]);
+    a.i(Opcode::AndImm, &[R(A3), R(A0), I(PAGE - 1)]);
+    a.i(Opcode::AndImm, &[R(A4), R(A1), I(PAGE - 1)]);
+    a.i(Opcode::MaxU, &[R(A3), R(A3), R(A4)]);
+    a.i(Opcode::NegAddImm64, &[R(A3), R(A3), I(PAGE)]);
+    a.take_segment();
+    a.i(Opcode::BranchLtUImm, &[R(A3), I(32), L("fwords")]);
     a.label("fblocks");
     for k in 0..4 {
         a.copy(8, 8 * k);
     }
     a.advance(32);
-    a.i(Opcode::BranchGeUImm, &[R(A2), I(32), L("fblocks")]);
+    a.i(Opcode::BranchGeUImm, &[R(A3), I(32), L("fblocks")]);
     a.label("fwords");
-    a.i(Opcode::BranchLtUImm, &[R(A2), I(8), L("fbytes")]);
+    a.i(Opcode::BranchLtUImm, &[R(A3), I(8), L("fbytes")]);
     a.copy(8, 0);
     a.advance(8);
     a.i(Opcode::Jump, &[L("fwords")]);
     a.label("fbytes");
-    a.i(Opcode::BranchEqImm, &[R(A2), I(0), L("done")]);
+    a.i(Opcode::BranchEqImm, &[R(A3), I(0), L("fsegment")]);
     a.copy(1, 0);
     a.advance(1);
     a.i(Opcode::Jump, &[L("fbytes")]);
@@ -176,20 +202,30 @@ pub fn memmove() -> Vec<Item> {
     a.label("backward");
     a.i(Opcode::Add64, &[R(A0), R(A0), R(A2)]);
     a.i(Opcode::Add64, &[R(A1), R(A1), R(A2)]);
-    a.i(Opcode::BranchLtUImm, &[R(A2), I(32), L("bwords")]);
+    // Downward segment: down to the nearer page boundary below the ends.
+    a.label("bsegment");
+    a.i(Opcode::BranchEqImm, &[R(A2), I(0), L("done")]);
+    a.i(Opcode::AddImm64, &[R(A3), R(A0), I(neg(-1))]);
+    a.i(Opcode::AndImm, &[R(A3), R(A3), I(PAGE - 1)]);
+    a.i(Opcode::AddImm64, &[R(A4), R(A1), I(neg(-1))]);
+    a.i(Opcode::AndImm, &[R(A4), R(A4), I(PAGE - 1)]);
+    a.i(Opcode::MinU, &[R(A3), R(A3), R(A4)]);
+    a.i(Opcode::AddImm64, &[R(A3), R(A3), I(1)]);
+    a.take_segment();
+    a.i(Opcode::BranchLtUImm, &[R(A3), I(32), L("bwords")]);
     a.label("bblocks");
     a.advance(-32);
     for k in (0..4).rev() {
         a.copy(8, 8 * k);
     }
-    a.i(Opcode::BranchGeUImm, &[R(A2), I(32), L("bblocks")]);
+    a.i(Opcode::BranchGeUImm, &[R(A3), I(32), L("bblocks")]);
     a.label("bwords");
-    a.i(Opcode::BranchLtUImm, &[R(A2), I(8), L("bbytes")]);
+    a.i(Opcode::BranchLtUImm, &[R(A3), I(8), L("bbytes")]);
     a.advance(-8);
     a.copy(8, 0);
     a.i(Opcode::Jump, &[L("bwords")]);
     a.label("bbytes");
-    a.i(Opcode::BranchEqImm, &[R(A2), I(0), L("done")]);
+    a.i(Opcode::BranchEqImm, &[R(A3), I(0), L("bsegment")]);
     a.advance(-1);
     a.copy(1, 0);
     a.i(Opcode::Jump, &[L("bbytes")]);
