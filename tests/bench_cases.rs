@@ -52,8 +52,7 @@ fn check_cases(optimizations: Optimizations) {
         let jam = jams
             .entry(program.clone())
             .or_insert_with(|| {
-                let (jam, _) =
-                    compile_jam(&source(program), &options).unwrap_or_else(|e| panic!("{program}: {e}"));
+                let (jam, _) = compile_jam(&source(program), &options).unwrap_or_else(|e| panic!("{program}: {e}"));
                 jam
             })
             .clone();

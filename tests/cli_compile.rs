@@ -143,3 +143,70 @@ fn bad_input_gets_one_line_errors() {
     assert_eq!(code, Some(2));
     assert!(err.starts_with("error: unexpected argument '--bogus' found"), "{err}");
 }
+
+/// A module where every optimisation has something to do: a memory copy of constant
+/// length (the arguments lie outside linear memory, so they are loaded first), a loop, a compare feeding a branch and a select, a small function to inline,
+/// loads with offsets, constant operands, a zero extension of a masked value.
+const EVERY_OPTIMIZATION: &str = r#"(module
+  (memory 1)
+  (func $smaller (param $a i32) (param $b i32) (result i32)
+    (select (local.get $a) (local.get $b) (i32.lt_s (local.get $a) (local.get $b))))
+  (func (export "main") (param $ptr i32) (param $len i32) (result i64)
+    (local $i i32) (local $sum i32)
+    (i64.store (i32.const 32) (i64.load (local.get $ptr)))
+    (memory.copy (i32.const 64) (i32.const 32) (i32.const 24))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $len)))
+        (local.set $sum (i32.add (local.get $sum)
+          (call $smaller (i32.load8_u offset=64 (local.get $i)) (i32.const 100))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (i64.store (i32.const 0)
+      (i64.add (i64.extend_i32_u (i32.and (local.get $sum) (i32.const 0xffff))) (i64.const 1)))
+    (i64.const 0x800000000)))"#;
+
+#[test]
+fn every_optimisation_switches_off_on_its_own() {
+    let run = |flags: &[&str]| {
+        let (code, asm, err) = wasm2pvm(flags, EVERY_OPTIMIZATION.as_bytes());
+        assert_eq!(code, Some(0), "{flags:?}: {err}");
+        let jam = Command::cargo_bin("jam-pack").unwrap().write_stdin(asm.clone()).output().unwrap().stdout;
+        let path = file(&format!("every{}.jam", flags.join("")), &jam);
+        let out = Command::cargo_bin("pvm-run").unwrap().args([&path, "01020304c8060708"]).output().unwrap();
+        let report = String::from_utf8(out.stdout).unwrap();
+        // min(b, 100) summed over the bytes, plus one: 1+2+3+4+100+6+7+8+1 = 132.
+        assert!(report.ends_with("Result: [0x8400000000000000]\n"), "{flags:?}: {report}");
+        asm
+    };
+    let optimised = run(&[]);
+    let names = [
+        "llvm",
+        "inline",
+        "fold-address",
+        "immediates",
+        "fuse-compare",
+        "cmov",
+        "known-bits",
+        "inline-memory",
+        "fallthrough",
+    ];
+    let mut unoptimised = Vec::new();
+    for name in names {
+        let asm = run(&["--no-opt", name]);
+        assert_ne!(asm, optimised, "--no-opt {name} changes nothing");
+        unoptimised.push(asm);
+    }
+    let all = run(&["--no-opt", "all"]);
+    assert_eq!(all, run(&names.iter().flat_map(|n| ["--no-opt", n]).collect::<Vec<_>>()));
+    assert!(all.len() > optimised.len());
+    let (code, _, err) = wasm2pvm(&["--no-opt", "unrolling"], ADD.as_bytes());
+    assert_eq!(code, Some(2));
+    assert!(
+        err.starts_with(
+            "error: invalid value 'unrolling' for '--no-opt <NAME>'\n  [possible values: all, llvm, inline, fold-address, \
+             immediates, fuse-compare, cmov, known-bits, inline-memory, fallthrough]\n"
+        ),
+        "{err}"
+    );
+}

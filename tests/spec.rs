@@ -7,9 +7,9 @@
 
 mod support;
 
-use std::collections::{BTreeMap, HashMap};
 use pvm_compiler::Optimizations;
 use std::cell::Cell;
+use std::collections::{BTreeMap, HashMap};
 use support::{Instance, Outcome, compile_jam, harness_options, shared};
 use wast::core::{WastArgCore, WastRetCore};
 use wast::{QuoteWat, WastArg, WastDirective, WastExecute, WastInvoke, WastRet};

@@ -330,18 +330,20 @@ impl<'a, 'm> Isel<'a, 'm> {
             for &i in &block.insts {
                 match &self.f.insts[i].op {
                     Op::CondBr(Value::Inst(c), ..) | Op::Select(Value::Inst(c), ..)
-                        if self.uses[*c] == 1 && block.insts.contains(c) =>
+                        if fuse
+                            && self.uses[*c] == 1
+                            && block.insts.contains(c)
+                            && matches!(self.f.insts[*c].op, Op::ICmp(..)) =>
                     {
-                        if fuse && matches!(self.f.insts[*c].op, Op::ICmp(..)) {
-                            self.folded[*c] = true;
-                        }
+                        self.folded[*c] = true;
                     }
-                    Op::Cast(Cast::ZExt, Value::Inst(l), from) if self.uses[*l] == 1 && block.insts.contains(l) => {
+                    Op::Cast(Cast::ZExt, Value::Inst(l), from)
                         if known_bits
-                            && matches!(self.f.insts[*l].op, Op::Load { bytes, .. } if bytes * 8 == *from && *from < 64)
-                        {
-                            self.zext_loads[*l] = true;
-                        }
+                            && self.uses[*l] == 1
+                            && block.insts.contains(l)
+                            && matches!(self.f.insts[*l].op, Op::Load { bytes, .. } if bytes * 8 == *from && *from < 64) =>
+                    {
+                        self.zext_loads[*l] = true;
                     }
                     _ => {}
                 }
@@ -417,7 +419,9 @@ impl<'a, 'm> Isel<'a, 'm> {
                 };
                 let value = &value;
                 let value = match self.constant_of(*value) {
-                    Some(c) if self.on(Optimization::Immediates) && (*bytes < 8 || fits_imm(c)) => StoreValue::Imm(if *bytes < 8 { imm32(c) } else { c }),
+                    Some(c) if self.on(Optimization::Immediates) && (*bytes < 8 || fits_imm(c)) => {
+                        StoreValue::Imm(if *bytes < 8 { imm32(c) } else { c })
+                    }
                     _ => StoreValue::Reg(self.reg(*value)?),
                 };
                 self.emit(MInst::Store { bytes: *bytes, value, base, offset: offset as u32 });

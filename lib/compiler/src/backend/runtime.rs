@@ -144,8 +144,11 @@ impl Asm {
     /// `bytes` bytes (8 or 1) from `[A1 + at]` to `[A0 + at]`.
     fn copy(&mut self, bytes: u32, at: u64) {
         use O::*;
-        let (load, store) =
-            if bytes == 8 { (Opcode::LoadIndU64, Opcode::StoreIndU64) } else { (Opcode::LoadIndU8, Opcode::StoreIndU8) };
+        let (load, store) = if bytes == 8 {
+            (Opcode::LoadIndU64, Opcode::StoreIndU64)
+        } else {
+            (Opcode::LoadIndU8, Opcode::StoreIndU8)
+        };
         self.i(load, &[R(A4), R(A1), I(at)]);
         self.i(store, &[R(A4), R(A0), I(at)]);
     }
