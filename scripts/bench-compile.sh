@@ -10,9 +10,7 @@
 #   WASM2PVM_FLAGS  passed to every wasm2pvm run (e.g. -O0, --no-...)
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-bench=${BENCH_DIR:-$root/../shared/bench}
-out=$root/target/bench-compile
+source "$(dirname "$0")/bench-common.sh"
 record=""
 flags=()
 while (($#)); do
@@ -24,11 +22,7 @@ while (($#)); do
     esac
 done
 
-"$root/scripts/setup.sh" >&2
-(cd "$root" && cargo build --release --locked --bins --quiet)
-bin=${CARGO_TARGET_DIR:-$root/target}/release
-asc=$root/vendor/node_modules/assemblyscript/bin/asc.js
-mkdir -p "$out"
+bench_build bench-compile
 
 # program, args, expected result, reference code bytes, reference gas (- = wrong)
 cases="add.wat 0500000007000000 0c000000 91 25
@@ -63,7 +57,7 @@ compile() {
     wasm=$source
     if [[ $source == *.ts ]]; then
         wasm=$out/$name.wasm
-        [[ -f $wasm && $wasm -nt $source ]] || node "$asc" "$source" -o "$wasm" --runtime stub -O3 --noAssert
+        build_assemblyscript "$source" "$wasm"
     fi
     jam=$out/$name.jam
     local best="" run start end

@@ -9,18 +9,11 @@
 # usage: scripts/bench-pvm-in-pvm.sh [--no-reference]
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-bench=${BENCH_DIR:-$root/../shared/bench}
-out=$root/target/bench-pvm-in-pvm
+source "$(dirname "$0")/bench-common.sh"
 reference=1
 [[ ${1:-} == --no-reference ]] && reference=0
 
-"$root/scripts/setup.sh" >&2
-(cd "$root" && cargo build --release --locked --bins --quiet)
-bin=${CARGO_TARGET_DIR:-$root/target}/release
-cli=$root/vendor/node_modules/@fluffylabs/anan-as/dist/bin/index.js
-asc=$root/vendor/node_modules/assemblyscript/bin/asc.js
-mkdir -p "$out"
+bench_build bench-pvm-in-pvm
 
 interpreter=$out/compiler.jam
 "$bin/wasm2pvm" --imports "$root/scripts/anan-as-imports.txt" \
@@ -54,7 +47,7 @@ while read -r name source args; do
     case $source in
         trap) printf 'trap\n' | "$bin/jam-pack" -o "$jam" ;;
         *.ts)
-            node "$asc" "$bench/$source" -o "$out/${source%.*}.wasm" --runtime stub -O3 --noAssert
+            build_assemblyscript "$bench/$source" "$out/${source%.*}.wasm"
             "$bin/wasm2pvm" "$out/${source%.*}.wasm" | "$bin/jam-pack" -o "$jam"
             ;;
         *) "$bin/wasm2pvm" "$bench/$source" | "$bin/jam-pack" -o "$jam" ;;

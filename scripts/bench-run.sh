@@ -5,12 +5,10 @@
 # second of each, and the speed ratio. Both runs must give the expected result.
 #
 # usage: scripts/bench-run.sh [--no-reference] [PROGRAM...]
-#   PROGRAM filters the rows by file name (e.g. fib.wat).
+#   PROGRAM filters the rows by file name, with or without extension (fib.wat, fib).
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-bench=${BENCH_DIR:-$root/../shared/bench}
-out=$root/target/bench-run
+source "$(dirname "$0")/bench-common.sh"
 reference=1
 filters=()
 for arg in "$@"; do
@@ -21,11 +19,7 @@ for arg in "$@"; do
     esac
 done
 
-"$root/scripts/setup.sh" >&2
-(cd "$root" && cargo build --release --locked --bins --quiet)
-bin=${CARGO_TARGET_DIR:-$root/target}/release
-cli=$root/vendor/node_modules/@fluffylabs/anan-as/dist/bin/index.js
-mkdir -p "$out"
+bench_build bench-run
 
 # program, args, expected result
 runs="fib_rec.wat 20000000 053d2100
@@ -42,8 +36,11 @@ field() { sed -n "s/^$1: //p"; }
 printf '%-13s %14s %10s %12s %10s %12s %8s\n' program instructions "pvm-run s" "pvm-run M/s" "ref s" "ref M/s" ratio
 total_instructions=0
 total_ours=0
+for filter in "${filters[@]}"; do
+    grep -qE "^${filter%.wat}\.wat " <<<"$runs" || { echo "bench-run: no long run of $filter" >&2; exit 2; }
+done
 while read -r program args expected; do
-    if ((${#filters[@]})) && [[ ! " ${filters[*]} " == *" $program "* ]]; then
+    if ((${#filters[@]})) && [[ ! " ${filters[*]} " == *" $program "* && ! " ${filters[*]} " == *" ${program%.wat} "* ]]; then
         continue
     fi
     jam=$out/${program%.*}.jam

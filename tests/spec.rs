@@ -8,7 +8,6 @@
 mod support;
 
 use pvm_compiler::Optimizations;
-use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use support::{Instance, Outcome, compile_jam, harness_options, shared};
 use wast::core::{WastArgCore, WastRetCore};
@@ -58,15 +57,10 @@ struct Module {
     unusable: Option<Skip>,
 }
 
-thread_local! {
-    /// The optimisations the running test compiles with (each test runs on its own thread).
-    static OPTIMIZATIONS: Cell<Optimizations> = Cell::new(Optimizations::all());
-}
-
-/// Values of the spectest module's globals.
-fn spectest_options() -> pvm_compiler::Options {
+/// Harness options with the spectest module's imports, compiling with `optimizations`.
+fn spectest_options(optimizations: Optimizations) -> pvm_compiler::Options {
     let mut options = harness_options();
-    options.optimizations = OPTIMIZATIONS.get();
+    options.optimizations = optimizations;
     options.strict_imports = true;
     for f in ["print", "print_i32", "print_i64", "print_f32", "print_f64", "print_i32_f32", "print_f64_f64"] {
         options.imports.insert(("spectest".into(), f.into()), pvm_compiler::ImportAction::Nop);
@@ -118,7 +112,7 @@ fn exports(wasm: &[u8]) -> (Vec<String>, Vec<(String, u32)>) {
 }
 
 /// Compiles and instantiates a module.
-fn instantiate(wasm: &[u8]) -> Result<Module, String> {
+fn instantiate(wasm: &[u8], options: &pvm_compiler::Options) -> Result<Module, String> {
     if wasmparser::Validator::new_with_features(subset()).validate_all(wasm).is_err() {
         // Outside the integer subset: floats are fine (trapped), other features are not.
         let without_floats =
@@ -130,7 +124,7 @@ fn instantiate(wasm: &[u8]) -> Result<Module, String> {
     if imports_other_instances(wasm) {
         return Ok(Module { instance: None, unusable: Some(Skip::Linking) });
     }
-    let (jam, compiled) = compile_jam(wasm, &spectest_options())?;
+    let (jam, compiled) = compile_jam(wasm, options)?;
     let (functions, globals) = exports(wasm);
     let globals = globals
         .into_iter()
@@ -174,6 +168,8 @@ struct Script {
     definitions: HashMap<String, Vec<u8>>,
     counts: Counts,
     file: String,
+    /// What every module compiles with.
+    options: pvm_compiler::Options,
 }
 
 impl Script {
@@ -228,7 +224,7 @@ impl Script {
                 self.modules[index].unusable = Some(Skip::Linking);
             }
         }
-        match instantiate(&wasm) {
+        match instantiate(&wasm, &self.options) {
             Ok(module) => {
                 self.modules.push(module);
                 let index = self.modules.len() - 1;
@@ -256,7 +252,7 @@ impl Script {
             }
             WastDirective::ModuleInstance { instance, module, .. } => {
                 let wasm = module.and_then(|m| self.definitions.get(m.name()).cloned());
-                match wasm.map(|w| instantiate(&w)) {
+                match wasm.map(|w| instantiate(&w, &self.options)) {
                     Some(Ok(m)) => {
                         self.modules.push(m);
                         let index = self.modules.len() - 1;
@@ -291,7 +287,7 @@ impl Script {
                     Err(why) => self.skip(why),
                 },
                 WastExecute::Wat(mut wat) => match wat.encode() {
-                    Ok(wasm) => match instantiate(&wasm) {
+                    Ok(wasm) => match instantiate(&wasm, &self.options) {
                         Err(_) => self.counts.passed += 1,
                         Ok(Module { unusable: Some(why), .. }) => self.skip(why),
                         Ok(_) => self.fail(line, "expected instantiation to trap"),
@@ -309,7 +305,7 @@ impl Script {
                 self.assert_rejected(line, module)
             }
             WastDirective::AssertUnlinkable { mut module, .. } => match module.encode() {
-                Ok(wasm) => match compile_jam(&wasm, &spectest_options()) {
+                Ok(wasm) => match compile_jam(&wasm, &self.options) {
                     Err(_) => self.counts.passed += 1,
                     Ok(_) if imports_other_instances(&wasm) => self.skip(Skip::Linking),
                     Ok(_) => self.fail(line, "expected the module not to link"),
@@ -381,14 +377,14 @@ impl Script {
         {
             return self.skip(Skip::FloatModuleCheck);
         }
-        match compile_jam(&wasm, &spectest_options()) {
+        match compile_jam(&wasm, &self.options) {
             Err(_) => self.counts.passed += 1,
             Ok(_) => self.fail(line, "expected the module to be rejected"),
         }
     }
 }
 
-fn run_file(path: &std::path::Path) -> Counts {
+fn run_file(path: &std::path::Path, optimizations: Optimizations) -> Counts {
     let text = std::fs::read_to_string(path).unwrap();
     let file = path.file_name().unwrap().to_string_lossy().into_owned();
     let mut lexer = wast::lexer::Lexer::new(&text);
@@ -403,6 +399,7 @@ fn run_file(path: &std::path::Path) -> Counts {
         definitions: HashMap::new(),
         counts: Counts::default(),
         file,
+        options: spectest_options(optimizations),
     };
     for directive in script.directives {
         let (line, _) = directive.span().linecol_in(&text);
@@ -422,7 +419,6 @@ fn spec_tests_integer_subset_without_optimizations() {
 }
 
 fn run_spec_tests(optimizations: Optimizations) {
-    OPTIMIZATIONS.set(optimizations);
     let dir = shared().join("testvectors/wasm-spec");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("spec tests beside the repository")
@@ -438,7 +434,7 @@ fn run_spec_tests(optimizations: Optimizations) {
         (0, Vec::new(), Vec::new(), BTreeMap::<Skip, usize>::new());
     println!("{:<24} {:>7} {:>7} {:>7}", "file", "passed", "failed", "skipped");
     for path in &files {
-        let counts = run_file(path);
+        let counts = run_file(path, optimizations);
         let skips: usize = counts.skipped.values().sum();
         if std::env::var("SPEC_VERBOSE").is_ok() {
             for f in &counts.failed {

@@ -1,7 +1,7 @@
 //! `wasm2pvm`: compiles WebAssembly (binary or text) to PVM assembly text.
 
 use clap::{Parser, ValueEnum};
-use pvm_compiler::{OptLevel, Optimization, Options};
+use pvm_compiler::{OptLevel, Optimization, Optimizations, Options};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -106,12 +106,9 @@ fn run(cli: &Cli) -> Result<(), String> {
         ..Options::default()
     };
     for name in &cli.no_opt {
-        let switched_off: Vec<Optimization> = match Optimization::from_name(name) {
-            Some(o) => vec![o],
-            None => Optimization::ALL.to_vec(),
-        };
-        for o in switched_off {
-            options.optimizations.disable(o);
+        match name.as_str() {
+            "all" => options.optimizations = Optimizations::none(),
+            name => options.optimizations.disable(Optimization::from_name(name).expect("clap checks the names")),
         }
     }
     if let Some(path) = &cli.imports {
