@@ -1,6 +1,7 @@
 //! `wasm2pvm` as users run it: the pipe into `jam-pack` and `pvm-run`, `--emit-llvm`,
-//! the import map, the anan-as interpreter (`compiler.wasm`) compiled well within its
-//! time budget to a `.jam` that `jam-inspect` finds valid, and bad input — invalid or
+//! the import map, the anan-as interpreter (`compiler.wasm`) compiled to a `.jam` that
+//! `jam-inspect` finds valid (its compile time is a benchmark: `scripts/bench-compile.sh`),
+//! every optimisation switched off on its own, and bad input — invalid or
 //! truncated modules, unsupported proposals, floats without `--trap-floats`, bad import
 //! maps, bad flags: one line naming the file, the place and the reason, never a panic.
 
@@ -68,13 +69,9 @@ fn imports_map_to_traps_host_calls_or_nothing() {
 fn the_anan_as_interpreter_compiles_to_a_valid_jam() {
     let interpreter = support::root().join("vendor/node_modules/@fluffylabs/anan-as/dist/build/compiler.wasm");
     let imports = support::root().join("scripts/anan-as-imports.txt");
-    let start = std::time::Instant::now();
     let out =
         Command::cargo_bin("wasm2pvm").unwrap().arg("--imports").arg(&imports).arg(&interpreter).output().unwrap();
-    let elapsed = start.elapsed();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    // The budget is 10 s; a build on this machine takes about one.
-    assert!(elapsed.as_secs() < 10, "compiling compiler.wasm took {elapsed:?}");
     let jam = Command::cargo_bin("jam-pack").unwrap().write_stdin(out.stdout).output().unwrap().stdout;
     let path = file("compiler.jam", &jam);
     let report = Command::cargo_bin("jam-inspect").unwrap().arg(&path).output().unwrap();
