@@ -221,3 +221,92 @@ fn invalid_files_are_reported_with_offsets() {
     assert!(text.contains(": jump-table entry 0 targets 1, which is not a basic-block start\n"), "{text}");
     assert!(text.contains(": code does not end in a terminator (last instruction at pc 0)\n"), "{text}");
 }
+
+#[test]
+fn service_metadata_round_trip() {
+    let args = ["--name", "example", "--version", "0.0.1", "--license", "MPL2"];
+    let authors = ["--author", "Fluffy Labs <hello@fluffylabs.dev>", "--author", "Ada"];
+    let jam = pack("trap\n", &[&args[..], &authors[..]].concat());
+    let expected_metadata = concat!(
+        "00",
+        "07",
+        "6578616d706c65",
+        "05",
+        "302e302e31",
+        "04",
+        "4d504c32",
+        "02",
+        "22",
+        "466c75666679204c616273203c68656c6c6f40666c756666796c6162732e6465763e",
+        "03",
+        "416461",
+    );
+    assert_eq!(hex(&jam), format!("{:02x}{expected_metadata}{}", expected_metadata.len() / 2, &TRAP_JAM[2..]));
+    let path = temp_file("service.jam", &jam);
+    let out = Command::cargo_bin("jam-inspect").unwrap().arg(&path).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(
+            "metadata: 60 bytes at offset 0x1, JAM-SDK layout:
+  name: \"example\"
+  version: \"0.0.1\"
+  license: \"MPL2\"
+  author: \"Fluffy Labs <hello@fluffylabs.dev>\"
+  author: \"Ada\"
+SPI container at offset 0x3d:
+"
+        ),
+        "{text}"
+    );
+    let json: Value = serde_json::from_slice(
+        &Command::cargo_bin("jam-inspect").unwrap().arg(&path).arg("--json").output().unwrap().stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        json["metadata"]["service"],
+        serde_json::json!({
+            "name": "example",
+            "version": "0.0.1",
+            "license": "MPL2",
+            "authors": ["Fluffy Labs <hello@fluffylabs.dev>", "Ada"],
+        })
+    );
+    // The disassembly keeps the bytes, so it re-packs to the same file.
+    let asm = Command::cargo_bin("jam-inspect").unwrap().arg(&path).arg("--asm").output().unwrap().stdout;
+    assert_eq!(pack(std::str::from_utf8(&asm).unwrap(), &[]), jam);
+    // Only the fields given; the rest stay empty.
+    assert_eq!(hex(&pack("trap\n", &["--name", "x"])), format!("06000178000000{}", &TRAP_JAM[2..]));
+}
+
+#[test]
+fn metadata_in_another_layout_is_shown_as_bytes_and_flags_are_checked() {
+    let jam = pack(".metadata \"service v1\"\ntrap\n", &[]);
+    let path = temp_file("text-metadata.jam", &jam);
+    let out = Command::cargo_bin("jam-inspect").unwrap().arg(&path).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("metadata: 10 bytes at offset 0x1: 73657276696365207631 (\"service v1\")\n"), "{text}");
+    let json: Value = serde_json::from_slice(
+        &Command::cargo_bin("jam-inspect").unwrap().arg(&path).arg("--json").output().unwrap().stdout,
+    )
+    .unwrap();
+    assert_eq!(json["metadata"]["service"], Value::Null);
+    for (input, flags, message) in [
+        (
+            ".metadata \"m\"\ntrap\n",
+            &["--name", "x"][..],
+            "jam-pack: <stdin>: the program has .metadata already; drop it or the metadata flags\n",
+        ),
+        (
+            "trap\n",
+            &["--author", "a", "--no-metadata"][..],
+            "jam-pack: --name, --version, --license and --author write metadata, which --blob and --no-metadata leave out\n",
+        ),
+    ] {
+        let out = Command::cargo_bin("jam-pack").unwrap().args(flags).write_stdin(input).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(String::from_utf8_lossy(&out.stderr), message);
+    }
+    let out = Command::cargo_bin("jam-pack").unwrap().arg("-V").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("pvm-toolchain {}\n", env!("CARGO_PKG_VERSION")));
+}

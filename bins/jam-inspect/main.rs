@@ -3,10 +3,13 @@
 
 #[path = "../input.rs"]
 mod input;
+#[path = "../output.rs"]
+mod output;
 
 use clap::Parser;
 use pvm_asm::InputForm;
 use pvm_asm::disasm::other_form_that_parses;
+use pvm_isa::DecodeErrorKind;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -36,7 +39,7 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(message) => {
-            eprintln!("jam-inspect: {message}");
+            output::stderr_line(&format!("jam-inspect: {message}"));
             ExitCode::FAILURE
         }
     }
@@ -53,6 +56,9 @@ fn run(cli: &Cli) -> Result<bool, String> {
         InputForm::Jam
     };
     let report = pvm_asm::inspect::inspect(&bytes, form).map_err(|e| {
+        if matches!(e.kind, DecodeErrorKind::PolkaVmBlob(_)) {
+            return format!("{name}: {e}");
+        }
         let hint = match other_form_that_parses(&bytes, form) {
             Some(InputForm::Jam) => "; it parses as a .jam file (drop --no-metadata/--blob)",
             Some(InputForm::Spi) => "; it parses as a bare SPI container: try --no-metadata",
@@ -63,14 +69,15 @@ fn run(cli: &Cli) -> Result<bool, String> {
     })?;
     if cli.asm {
         let program = pvm_asm::disassemble(&report.parsed).map_err(|e| format!("{name}: {e}"))?;
-        print!("{program}");
+        output::stdout(program.to_string().as_bytes())?;
     } else if cli.json {
-        println!("{}", serde_json::to_string_pretty(&report.to_json(&name)).expect("JSON values serialise"));
+        let json = serde_json::to_string_pretty(&report.to_json(&name)).expect("JSON values serialise");
+        output::stdout(format!("{json}\n").as_bytes())?;
     } else {
-        print!("{}", report.to_text(&name));
+        output::stdout(report.to_text(&name).as_bytes())?;
     }
     if !report.is_valid() && !cli.json {
-        eprintln!("jam-inspect: {name}: invalid: {} findings", report.findings.len());
+        output::stderr_line(&format!("jam-inspect: {name}: invalid: {} findings", report.findings.len()));
     }
     Ok(report.is_valid())
 }

@@ -3,16 +3,22 @@
 
 #[path = "../input.rs"]
 mod input;
+#[path = "../output.rs"]
+mod output;
 
-use clap::Parser;
-use std::io::{IsTerminal, Write};
+use clap::{ArgAction, Parser};
+use pvm_isa::Metadata;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Assemble PVM assembly (docs/asm.md) and pack it into a .jam file.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version, about, disable_version_flag = true)]
 struct Cli {
+    /// Print the program's version (`--version` names the service's).
+    #[arg(short = 'V', action = ArgAction::Version)]
+    print_version: Option<bool>,
     /// Assembly source; standard input when absent or `-`.
     file: Option<PathBuf>,
     /// Write the output here instead of standard output.
@@ -24,13 +30,38 @@ struct Cli {
     /// Write only the program blob (jump table, code, bitmask).
     #[arg(long)]
     blob: bool,
+    /// Service name: write JAM-SDK metadata (docs/abi.md) with the fields given.
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// Service version for the JAM-SDK metadata.
+    #[arg(long, value_name = "VERSION")]
+    version: Option<String>,
+    /// Licence for the JAM-SDK metadata.
+    #[arg(long, value_name = "LICENSE")]
+    license: Option<String>,
+    /// An author for the JAM-SDK metadata (repeatable).
+    #[arg(long = "author", value_name = "AUTHOR")]
+    authors: Vec<String>,
+}
+
+impl Cli {
+    /// The JAM-SDK metadata the flags ask for, if any flag does.
+    fn service_metadata(&self) -> Option<Metadata> {
+        let given = self.name.is_some() || self.version.is_some() || self.license.is_some() || !self.authors.is_empty();
+        given.then(|| Metadata {
+            name: self.name.clone().unwrap_or_default(),
+            version: self.version.clone().unwrap_or_default(),
+            license: self.license.clone().unwrap_or_default(),
+            authors: self.authors.clone(),
+        })
+    }
 }
 
 fn main() -> ExitCode {
     match run(&Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("jam-pack: {message}");
+            output::stderr_line(&format!("jam-pack: {message}"));
             ExitCode::FAILURE
         }
     }
@@ -40,7 +71,19 @@ fn run(cli: &Cli) -> Result<(), String> {
     let (bytes, name) = input::open(cli.file.as_deref())?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|e| format!("{name}: offset {:#x}: the input is not UTF-8 text", e.valid_up_to()))?;
-    let program = pvm_asm::parse(text).map_err(|e| located(&name, &e))?;
+    let mut program = pvm_asm::parse(text).map_err(|e| located(&name, &e))?;
+    if let Some(metadata) = cli.service_metadata() {
+        if cli.blob || cli.no_metadata {
+            return Err(
+                "--name, --version, --license and --author write metadata, which --blob and --no-metadata leave out"
+                    .into(),
+            );
+        }
+        if !program.metadata.is_empty() {
+            return Err(format!("{name}: the program has .metadata already; drop it or the metadata flags"));
+        }
+        program.metadata = metadata.encode();
+    }
     if cli.blob
         && (!program.metadata.is_empty()
             || !program.ro_data.is_empty()
@@ -61,11 +104,10 @@ fn run(cli: &Cli) -> Result<(), String> {
     match &cli.output {
         Some(path) => std::fs::write(path, out).map_err(|e| format!("{}: {e}", path.display())),
         None => {
-            let mut stdout = std::io::stdout().lock();
-            if stdout.is_terminal() {
+            if std::io::stdout().is_terminal() {
                 return Err("refusing to write binary output to a terminal; redirect it or use -o".into());
             }
-            stdout.write_all(&out).map_err(|e| format!("<stdout>: {e}"))
+            output::stdout(&out)
         }
     }
 }

@@ -2,9 +2,12 @@
 
 #[path = "../input.rs"]
 mod input;
+#[path = "../output.rs"]
+mod output;
 
 use clap::Parser;
 use pvm_runner::{LogHost, Status, Vm, run_with_host};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -68,7 +71,7 @@ fn main() -> ExitCode {
             Status::OutOfGas => 13,
         }),
         Err(message) => {
-            eprintln!("pvm-run: {message}");
+            output::stderr_line(&format!("pvm-run: {message}"));
             ExitCode::FAILURE
         }
     }
@@ -144,27 +147,31 @@ fn run(cli: &Cli) -> Result<Status, String> {
                 None => serde_json::json!(null),
             };
         }
-        println!("{json}");
+        output::stdout(format!("{json}\n").as_bytes())?;
     } else {
-        println!("Status: {} ({})", status.code(), status.name());
-        println!("Exit code: {}", vm.exit_code(status));
-        println!("Program counter: {}", vm.pc());
-        println!("Gas remaining: {}", vm.gas);
+        let mut text = String::new();
+        let _ = writeln!(text, "Status: {} ({})", status.code(), status.name());
+        let _ = writeln!(text, "Exit code: {}", vm.exit_code(status));
+        let _ = writeln!(text, "Program counter: {}", vm.pc());
+        let _ = writeln!(text, "Gas remaining: {}", vm.gas);
         let regs: Vec<String> = vm.regs.iter().map(u64::to_string).collect();
-        println!("Registers: [{}]", regs.join(", "));
-        println!("Result: [0x{hex}]");
+        let _ = writeln!(text, "Registers: [{}]", regs.join(", "));
+        let _ = writeln!(text, "Result: [0x{hex}]");
         match &inner {
             Some(Some(o)) => {
-                println!("Inner status: {} ({})", o.status, o.status_name());
-                println!("Inner exit code: {}", o.exit_code);
-                println!("Inner program counter: {}", o.pc);
-                println!("Inner gas remaining: {}", o.gas);
+                let _ = writeln!(text, "Inner status: {} ({})", o.status, o.status_name());
+                let _ = writeln!(text, "Inner exit code: {}", o.exit_code);
+                let _ = writeln!(text, "Inner program counter: {}", o.pc);
+                let _ = writeln!(text, "Inner gas remaining: {}", o.gas);
                 let r: String = o.result.iter().map(|b| format!("{b:02x}")).collect();
-                println!("Inner result: [0x{r}]");
+                let _ = writeln!(text, "Inner result: [0x{r}]");
             }
-            Some(None) => println!("Inner: the interpreter rejected its input (malformed inner program)"),
+            Some(None) => {
+                let _ = writeln!(text, "Inner: the interpreter rejected its input (malformed inner program)");
+            }
             None => {}
         }
+        output::stdout(text.as_bytes())?;
     }
     Ok(status)
 }
@@ -179,7 +186,7 @@ fn run_traced(vm: &mut Vm, host: &mut LogHost<std::io::Stderr>) -> Status {
                 .filter(|&r| step.before[r] != step.after[r])
                 .map(|r| format!("r{r}={:#x}", step.after[r]))
                 .collect();
-            eprintln!("{:>8}  {text:<40} {:<40} gas={}", step.pc, changed.join(" "), step.gas);
+            output::stderr_line(&format!("{:>8}  {text:<40} {:<40} gas={}", step.pc, changed.join(" "), step.gas));
         });
         match status {
             Status::Host(index) if host.call(index, vm) == HostAction::Resume => vm.resume_after_host_call(),

@@ -1,8 +1,11 @@
 //! `wasm2pvm`: compiles WebAssembly (binary or text) to PVM assembly text.
 
+#[path = "../output.rs"]
+mod output;
+
 use clap::{Parser, ValueEnum};
 use pvm_compiler::{OptLevel, Optimization, Optimizations, Options};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -72,7 +75,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("wasm2pvm: {message}");
+            output::stderr_line(&format!("wasm2pvm: {message}"));
             ExitCode::FAILURE
         }
     }
@@ -127,12 +130,12 @@ fn run(cli: &Cli) -> Result<(), String> {
     };
     match &cli.output {
         Some(path) => std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display())),
-        None => std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| format!("<stdout>: {e}")),
+        None => output::stdout(text.as_bytes()),
     }
 }
 
 fn warn(name: &str, warnings: &[String]) {
     for w in warnings {
-        eprintln!("wasm2pvm: {name}: warning: {w}");
+        output::stderr_line(&format!("wasm2pvm: {name}: warning: {w}"));
     }
 }

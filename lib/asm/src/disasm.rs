@@ -52,6 +52,7 @@ pub struct Parsed<'a> {
 
 /// Parses `bytes` as `form`.
 pub fn parse_file(bytes: &[u8], form: InputForm) -> Result<Parsed<'_>, DecodeError> {
+    pvm_isa::polkavm::reject(bytes)?;
     let (metadata, rest, spi_offset) = match form {
         InputForm::Jam => {
             let (m, rest, at) = split_metadata(bytes)?;

@@ -1,11 +1,11 @@
 //! What `jam-inspect` reports about a file: every header field, the jump table with the
 //! validity of each target, a disassembly listing with basic-block boundaries and labels,
-//! and the findings that make the file invalid, each with its file offset. Rendered as
-//! text or as JSON.
+//! the metadata decoded when it has the JAM-SDK layout, and the findings that make the
+//! file invalid, each with its file offset. Rendered as text or as JSON.
 
 use crate::disasm::{InputForm, Listed, Parsed, label_name, listing, parse_file};
-use pvm_isa::DecodeError;
 use pvm_isa::blob::Finding;
+use pvm_isa::{DecodeError, Metadata};
 use serde_json::{Value as Json, json};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -52,6 +52,12 @@ impl Report<'_> {
         self.findings.is_empty()
     }
 
+    /// The metadata decoded, when it has the JAM-SDK layout.
+    pub fn service_metadata(&self) -> Option<Metadata> {
+        let m = self.parsed.metadata.filter(|m| !m.is_empty())?;
+        Metadata::decode(m, self.parsed.metadata_offset).ok()
+    }
+
     fn is_block_start(&self, pc: u32) -> bool {
         self.block_starts.get(pc as usize).copied().unwrap_or(false)
     }
@@ -79,13 +85,26 @@ impl Report<'_> {
         let _ = writeln!(out, "file: {file} ({} bytes, read as {})", self.file_len, p.form.name());
         if let Some(m) = p.metadata {
             let _ = write!(out, "metadata: {} bytes at offset {:#x}", m.len(), p.metadata_offset);
-            if !m.is_empty() {
-                let _ = write!(out, ": {}", hex(m));
-                if let Some(text) = printable(m) {
-                    let _ = write!(out, " ({text:?})");
+            match self.service_metadata() {
+                Some(sdk) => {
+                    let _ = writeln!(out, ", JAM-SDK layout:");
+                    let _ = writeln!(out, "  name: {:?}", sdk.name);
+                    let _ = writeln!(out, "  version: {:?}", sdk.version);
+                    let _ = writeln!(out, "  license: {:?}", sdk.license);
+                    for author in &sdk.authors {
+                        let _ = writeln!(out, "  author: {author:?}");
+                    }
+                }
+                None => {
+                    if !m.is_empty() {
+                        let _ = write!(out, ": {}", hex(m));
+                        if let Some(text) = printable(m) {
+                            let _ = write!(out, " ({text:?})");
+                        }
+                    }
+                    out.push('\n');
                 }
             }
-            out.push('\n');
         }
         if let Some(s) = &p.spi {
             let _ = writeln!(out, "SPI container at offset {:#x}:", p.spi_offset);
@@ -148,6 +167,12 @@ impl Report<'_> {
                 "length": m.len(),
                 "hex": hex(m),
                 "text": printable(m),
+                "service": self.service_metadata().map(|sdk| json!({
+                    "name": sdk.name,
+                    "version": sdk.version,
+                    "license": sdk.license,
+                    "authors": sdk.authors,
+                })),
             })),
             "spi": p.spi.as_ref().map(|s| json!({
                 "offset": p.spi_offset,

@@ -54,6 +54,9 @@ pub enum DecodeErrorKind {
         /// How many bytes are left over.
         count: usize,
     },
+    /// The input is a PolkaVM program blob (its header fields described).
+    #[error("a PolkaVM blob, not a JAM program (magic `PVM\\0`, {0})")]
+    PolkaVmBlob(String),
     /// A value that does not fit the field it is stored in.
     #[error("{0}")]
     Invalid(String),

@@ -1,20 +1,24 @@
 //! The PVM (Gray Paper v0.7.2) instruction set and binary formats, with no dependency on
 //! any compiler: the instruction table ([`opcode`]), operand formats and registers
 //! ([`format`]), instruction decoding and encoding ([`instruction`]), the integer codecs
-//! ([`codec`]), the program blob ([`blob`]) and the SPI container with its `.jam`
-//! metadata prefix and memory layout ([`spi`]).
+//! ([`codec`]), the program blob ([`blob`]), the SPI container with its `.jam`
+//! metadata prefix and memory layout ([`spi`]), the JAM-SDK metadata layout
+//! ([`metadata`]), and the recognition of PolkaVM blobs ([`polkavm`]).
 
 pub mod blob;
 pub mod codec;
 pub mod error;
 pub mod format;
 pub mod instruction;
+pub mod metadata;
 pub mod opcode;
+pub mod polkavm;
 pub mod spi;
 
 pub use blob::{Bitmask, ProgramBlob};
 pub use error::{DecodeError, DecodeErrorKind};
 pub use format::{Format, Reg};
 pub use instruction::{Args, EncodeError, Instruction, Widths};
+pub use metadata::Metadata;
 pub use opcode::Opcode;
 pub use spi::{Spi, SpiLayout};

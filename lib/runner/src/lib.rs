@@ -40,12 +40,14 @@ const RAW_HEAP_START: u64 = 0x1_0000;
 impl Vm {
     /// Loads a `.jam` file (metadata prefix + SPI container) with arguments.
     pub fn from_jam(bytes: &[u8], args: &[u8], gas: i64) -> Result<Vm, LoadError> {
+        pvm_isa::polkavm::reject(bytes)?;
         let (_, rest, offset) = pvm_isa::spi::split_metadata(bytes)?;
         Self::from_spi_at(rest, offset, args, gas)
     }
 
     /// Loads a bare SPI container with arguments.
     pub fn from_spi(bytes: &[u8], args: &[u8], gas: i64) -> Result<Vm, LoadError> {
+        pvm_isa::polkavm::reject(bytes)?;
         Self::from_spi_at(bytes, 0, args, gas)
     }
 
@@ -74,6 +76,7 @@ impl Vm {
     /// Loads a bare program blob: all registers zero, no memory (the reference's model
     /// for programs without a container).
     pub fn from_blob(bytes: &[u8], gas: i64) -> Result<Vm, LoadError> {
+        pvm_isa::polkavm::reject(bytes)?;
         let program = Program::from_blob(bytes, 0)?;
         let mut memory = Memory::new();
         memory.heap_break = RAW_HEAP_START;
