@@ -42,6 +42,10 @@ struct Cli {
     /// An author for the JAM-SDK metadata (repeatable).
     #[arg(long = "author", value_name = "AUTHOR")]
     authors: Vec<String>,
+    /// Write the symbol map (the `.function` names by code offset) here; by default it
+    /// goes beside the output as OUTPUT.sym when the program names functions.
+    #[arg(long, value_name = "FILE")]
+    symbols: Option<PathBuf>,
 }
 
 impl Cli {
@@ -94,6 +98,15 @@ fn run(cli: &Cli) -> Result<(), String> {
         return Err(format!("{name}: --blob writes no metadata, data, heap or stack, but the program has some"));
     }
     let assembled = pvm_asm::assemble(&program).map_err(|e| located(&name, &e))?;
+    let symbols_path = cli.symbols.clone().or_else(|| {
+        let beside = cli.output.as_ref().filter(|_| !assembled.symbols.is_empty())?;
+        let mut path = beside.clone().into_os_string();
+        path.push(".sym");
+        Some(PathBuf::from(path))
+    });
+    if let Some(path) = symbols_path {
+        std::fs::write(&path, assembled.symbols.to_string()).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     let out = if cli.blob {
         assembled.blob
     } else if cli.no_metadata {

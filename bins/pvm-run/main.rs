@@ -6,7 +6,8 @@ mod input;
 mod output;
 
 use clap::Parser;
-use pvm_runner::{LogHost, Status, Vm, run_with_host};
+use pvm_isa::SymbolMap;
+use pvm_runner::{LogHost, Profile, Status, Vm, run_profiled, run_with_host};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,8 +45,17 @@ struct Cli {
     #[arg(long)]
     json: bool,
     /// Print every instruction to stderr: pc, instruction, changed registers, gas.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "profile")]
     trace: bool,
+    /// Profile the gas: print the functions by self gas with total gas and calls, and
+    /// write the folded stacks to BASE.folded and a flame graph to BASE.svg (BASE: the
+    /// program's path without its extension).
+    #[arg(long, value_name = "BASE", num_args = 0..=1, require_equals = true)]
+    profile: Option<Option<PathBuf>>,
+    /// The symbol map that names the functions for --profile (default: FILE.sym beside
+    /// the program, when there is one; else functions are named by their code offset).
+    #[arg(long, value_name = "FILE", requires = "profile")]
+    symbols: Option<PathBuf>,
     /// PVM-in-PVM: FILE is a PVM interpreter program (anan-as compiled to PVM); run this
     /// inner .jam inside it and print the inner outcome too.
     #[arg(long, value_name = "INNER.jam", conflicts_with_all = ["args", "args_file"])]
@@ -120,7 +130,18 @@ fn run(cli: &Cli) -> Result<Status, String> {
         vm.set_pc(cli.pc);
     }
     let mut host = LogHost { out: std::io::stderr() };
-    let status = if cli.trace { run_traced(&mut vm, &mut host) } else { run_with_host(&mut vm, &mut host) };
+    let mut profile = None;
+    let status = if let Some(base) = &cli.profile {
+        let symbols = read_symbols(cli)?;
+        let (status, p) = run_profiled(&mut vm, &mut host, symbols.as_ref());
+        write_profile(&p, &profile_base(cli, base.as_ref()), &name)?;
+        profile = Some(p);
+        status
+    } else if cli.trace {
+        run_traced(&mut vm, &mut host)
+    } else {
+        run_with_host(&mut vm, &mut host)
+    };
     let result = if status == Status::Halt { vm.result() } else { Vec::new() };
     let hex: String = result.iter().map(|b| format!("{b:02x}")).collect();
     let inner = cli.inner.as_ref().map(|_| pvm_runner::nested::Outcome::decode(&result));
@@ -147,6 +168,15 @@ fn run(cli: &Cli) -> Result<Status, String> {
                 None => serde_json::json!(null),
             };
         }
+        if let Some(p) = &profile {
+            json["profile"] = p
+                .functions
+                .iter()
+                .map(|f| {
+                    serde_json::json!({"function": f.name, "self_gas": f.self_gas, "total_gas": f.total_gas, "calls": f.calls})
+                })
+                .collect();
+        }
         output::stdout(format!("{json}\n").as_bytes())?;
     } else {
         let mut text = String::new();
@@ -171,9 +201,54 @@ fn run(cli: &Cli) -> Result<Status, String> {
             }
             None => {}
         }
+        if let Some(p) = &profile {
+            let _ = write!(text, "\n{}", p.table());
+        }
         output::stdout(text.as_bytes())?;
     }
     Ok(status)
+}
+
+/// The symbol map: `--symbols`, else `FILE.sym` beside the program if it exists.
+fn read_symbols(cli: &Cli) -> Result<Option<SymbolMap>, String> {
+    let path = match &cli.symbols {
+        Some(path) => path.clone(),
+        None => {
+            let mut beside = cli.file.clone().into_os_string();
+            beside.push(".sym");
+            let beside = PathBuf::from(beside);
+            if cli.file.as_os_str() == "-" || !beside.is_file() {
+                return Ok(None);
+            }
+            beside
+        }
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    SymbolMap::parse(&text).map(Some).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Where the profile files go: `--profile=BASE`, else the program's path without its
+/// extension (`profile` for a program read from standard input).
+fn profile_base(cli: &Cli, base: Option<&PathBuf>) -> PathBuf {
+    match base {
+        Some(base) => base.clone(),
+        None if cli.file.as_os_str() == "-" => PathBuf::from("profile"),
+        None => cli.file.with_extension(""),
+    }
+}
+
+/// Writes BASE.folded and BASE.svg.
+fn write_profile(profile: &Profile, base: &std::path::Path, name: &str) -> Result<(), String> {
+    let with = |extension: &str| {
+        let mut path = base.as_os_str().to_owned();
+        path.push(extension);
+        PathBuf::from(path)
+    };
+    let folded = with(".folded");
+    std::fs::write(&folded, profile.folded_text()).map_err(|e| format!("{}: {e}", folded.display()))?;
+    let svg = with(".svg");
+    let graph = profile.flame_graph(&format!("gas of {name}")).map_err(|e| format!("{}: {e}", svg.display()))?;
+    std::fs::write(&svg, graph).map_err(|e| format!("{}: {e}", svg.display()))
 }
 
 /// Runs with a trace line per instruction on stderr.

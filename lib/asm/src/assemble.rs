@@ -6,7 +6,7 @@ use crate::ast::{AsmInstruction, Item, Operand, Program, TableEntry, Target, Val
 use crate::parse::AsmError;
 use pvm_isa::blob::{build_blob, min_entry_size};
 use pvm_isa::spi::{build_spi, with_metadata};
-use pvm_isa::{Args, Format, Instruction, Reg, Widths};
+use pvm_isa::{Args, Format, Instruction, Reg, Symbol, SymbolMap, Widths};
 use std::collections::HashMap;
 
 /// An assembled program in its three forms.
@@ -24,6 +24,8 @@ pub struct Assembled {
     pub jump_table: Vec<u64>,
     /// Code length in bytes.
     pub code_len: usize,
+    /// The functions the program declares (`.function`), by code offset.
+    pub symbols: SymbolMap,
 }
 
 /// Assembles a program.
@@ -91,7 +93,15 @@ pub fn assemble(program: &Program) -> Result<Assembled, AsmError> {
     let spi = build_spi(&program.ro_data, &program.rw_data, program.heap_pages, program.stack_size, &blob)
         .map_err(|e| AsmError::new(0, 0, e.to_string()))?;
     let jam = with_metadata(&program.metadata, &spi);
-    Ok(Assembled { blob, spi, jam, labels, jump_table, code_len: code.len() })
+    let symbols = program
+        .functions
+        .iter()
+        .map(|(label, name)| match labels.get(label) {
+            Some(&offset) => Ok(Symbol { offset, name: name.clone() }),
+            None => Err(AsmError::new(0, 0, format!(".function `{label}` is not a defined label"))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Assembled { blob, spi, jam, labels, jump_table, code_len: code.len(), symbols: SymbolMap::new(symbols) })
 }
 
 fn error(inst: &AsmInstruction, e: impl std::fmt::Display) -> AsmError {

@@ -28,6 +28,9 @@ pub struct Program {
     pub jump_table: Vec<TableEntry>,
     /// The code, in order.
     pub items: Vec<Item>,
+    /// Functions: (label where the function starts, its name), for the symbol map
+    /// (`pvm_isa::symbols`). They do not change the program's bytes.
+    pub functions: Vec<(String, String)>,
 }
 
 /// One jump-table entry.
@@ -244,6 +247,9 @@ impl fmt::Display for Program {
         for chunk in self.jump_table.chunks(8) {
             let entries: Vec<String> = chunk.iter().map(ToString::to_string).collect();
             writeln!(f, ".jump_table {}", entries.join(", "))?;
+        }
+        for (label, name) in &self.functions {
+            writeln!(f, ".function {label} {name:?}")?;
         }
         for item in &self.items {
             match item {

@@ -236,6 +236,7 @@ fn build(parsed: &Parsed<'_>, listed: &[Listed], pin_targets: bool) -> Program {
         jump_table_entry_size: entry_size,
         jump_table,
         items,
+        functions: Vec::new(),
     }
 }
 

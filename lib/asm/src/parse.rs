@@ -171,6 +171,15 @@ fn parse_directive(text: &str, line: u32, column: u32, program: &mut Program) ->
                 }
             }
         }
+        "function" => {
+            let (label, name) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+            if !is_label(label) {
+                return Err(err(format!(".function needs a label and a name, not `{args}`")));
+            }
+            let name = String::from_utf8(parse_string(name.trim()).map_err(err)?)
+                .map_err(|_| err("a function name must be UTF-8".into()))?;
+            program.functions.push((label.to_string(), name));
+        }
         "insn" => {
             let bytes = parse_hex(args).map_err(err)?;
             if bytes.is_empty() {
@@ -389,6 +398,22 @@ start: loop: add_imm_64 sp, sp, -8 ; comment
         assert_eq!(p.items[0], Item::Label("start".into()));
         let Item::Instruction(i) = &p.items[3] else { panic!() };
         assert_eq!(i.operands[1], Operand::Imm { value: Value::Const(0xffff_ffff), width: Some(4) });
+    }
+
+    #[test]
+    fn functions_name_labels() {
+        let text = ".function f \"fib \\\"loop\\\"\"\n.function g \"\"\nf: trap\ng: trap\n";
+        let p = parse(text).unwrap();
+        assert_eq!(p.functions, vec![("f".into(), "fib \"loop\"".into()), ("g".into(), String::new())]);
+        assert_eq!(parse(&p.to_string()).unwrap().functions, p.functions);
+        let symbols = crate::assemble(&p).unwrap().symbols;
+        assert_eq!(symbols.to_string(), "0 fib \"loop\"\n1 \n");
+        let e = crate::assemble(&parse(".function nowhere \"x\"\ntrap").unwrap()).unwrap_err();
+        assert_eq!(e.to_string(), ".function `nowhere` is not a defined label");
+        let e = parse(".function 3x \"x\"").unwrap_err();
+        assert_eq!(e.to_string(), "line 1, column 11: .function needs a label and a name, not `3x \"x\"`");
+        let e = parse(".function f x").unwrap_err();
+        assert_eq!(e.to_string(), "line 1, column 11: expected a string in double quotes, found `x`");
     }
 
     #[test]

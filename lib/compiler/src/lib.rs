@@ -73,7 +73,7 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled> {
             .table
             .as_ref()
             .map(|t| {
-                let entry = |f: u32| (format!("wasm.func.{f}"), ir.signature_id(module.signature(f)));
+                let entry = |f: u32| (wasm::ir::function_name(f), ir.signature_id(module.signature(f)));
                 if t.mutable {
                     std::iter::once(None).chain(t.addressable().into_iter().map(|f| Some(entry(f)))).collect()
                 } else {
@@ -93,6 +93,12 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled> {
             .collect(),
         stack_size: options.stack_size,
         instantiation_traps: module.instantiation_trap.is_some(),
+        function_names: module
+            .functions
+            .iter()
+            .enumerate()
+            .map(|(index, f)| (wasm::ir::function_name(index as u32), f.name.clone()))
+            .collect(),
     };
     let (program, layout) = backend::compile(&ir.module, &facts, options.optimizations)?;
     let global_addresses = (0..module.globals.len() as u32)

@@ -3,7 +3,8 @@
 //! ([`format`]), instruction decoding and encoding ([`instruction`]), the integer codecs
 //! ([`codec`]), the program blob ([`blob`]), the SPI container with its `.jam`
 //! metadata prefix and memory layout ([`spi`]), the JAM-SDK metadata layout
-//! ([`metadata`]), and the recognition of PolkaVM blobs ([`polkavm`]).
+//! ([`metadata`]), the recognition of PolkaVM blobs ([`polkavm`]), and the symbol map
+//! that names a program's functions ([`symbols`]).
 
 pub mod blob;
 pub mod codec;
@@ -14,6 +15,7 @@ pub mod metadata;
 pub mod opcode;
 pub mod polkavm;
 pub mod spi;
+pub mod symbols;
 
 pub use blob::{Bitmask, ProgramBlob};
 pub use error::{DecodeError, DecodeErrorKind};
@@ -22,3 +24,4 @@ pub use instruction::{Args, EncodeError, Instruction, Widths};
 pub use metadata::Metadata;
 pub use opcode::Opcode;
 pub use spi::{Spi, SpiLayout};
+pub use symbols::{Symbol, SymbolMap};

@@ -4,6 +4,7 @@
 //! [`memory`] is sparse paged memory with access rights; [`vm`] runs it with gas charged
 //! per basic block. This module loads programs: a `.jam` file or SPI container with the
 //! standard program initialisation ([`Vm::from_spi`]), or a bare program blob.
+//! [`profile`] runs a program with a gas profile by function and call stack.
 //!
 //! Where the Gray Paper and the reference implementation (anan-as) differ on
 //! observable behaviour, the runner follows the reference; `docs/runner.md` lists each
@@ -12,11 +13,13 @@
 pub mod host;
 pub mod memory;
 pub mod nested;
+pub mod profile;
 pub mod program;
 pub mod vm;
 
 pub use host::{Host, HostAction, LogHost, run_with_host};
 pub use memory::{AccessError, Memory};
+pub use profile::{Profile, run_profiled};
 pub use program::Program;
 pub use vm::{Status, Step, Vm};
 

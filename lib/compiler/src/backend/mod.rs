@@ -34,6 +34,9 @@ pub struct ModuleFacts {
     pub stack_size: u32,
     /// Whether instantiation traps (a segment out of bounds).
     pub instantiation_traps: bool,
+    /// The readable name (WebAssembly name section, export, else `func[N]`) of each
+    /// function by its LLVM name; functions not listed are named by their label.
+    pub function_names: HashMap<String, String>,
 }
 
 /// Compiles the optimised LLVM module into an assembly program.
@@ -107,14 +110,19 @@ pub fn compile(
     };
     let mut items = Vec::new();
     let mut aliases: HashMap<String, String> = HashMap::new();
+    // (label where each function's code starts, its name), for the symbol map.
+    let mut functions: Vec<(String, String)> = Vec::new();
     for (index, function) in lir.functions.iter().enumerate() {
+        let name = facts.function_names.get(&function.name).unwrap_or(&function.name);
+        let mut start = function.name.clone();
         let mfunction = isel::select(function, index == 0, &mut info).map_err(|e| e.in_function(&function.name))?;
         let allocation = regalloc2::run(&mfunction, &env, &options).map_err(|e| {
             CompileError::new(format!("internal error: register allocation failed: {e:?}")).in_function(&function.name)
         })?;
         if checked && table_functions.contains(function.name.as_str()) {
             let signature = facts.table.iter().flatten().find(|(n, _)| n == &function.name).map_or(0, |(_, s)| *s);
-            items.push(Item::Label(indirect_entry(&function.name)));
+            start = indirect_entry(&function.name);
+            items.push(Item::Label(start.clone()));
             items.push(Item::Instruction(pvm_asm::AsmInstruction::new(
                 pvm_isa::Opcode::BranchNeImm,
                 vec![
@@ -124,12 +132,15 @@ pub fn compile(
                 ],
             )));
         }
+        functions.push((start, name.clone()));
         let emitted = emit::emit(&mfunction, &allocation, &context).map_err(|e| e.in_function(&function.name))?;
         items.extend(emitted.items);
         aliases.extend(emitted.aliases);
     }
     items.extend(runtime::trap());
+    functions.push((runtime::TRAP.to_string(), runtime::TRAP.to_string()));
     for routine in routines {
+        functions.push((runtime::label(routine).to_string(), runtime::label(routine).to_string()));
         items.extend(match routine {
             Routine::Memset => runtime::memset(),
             Routine::Memmove => runtime::memmove(),
@@ -154,6 +165,8 @@ pub fn compile(
     let referenced = referenced_labels(&items, &jump_table);
     emit::insert_block_starts(&mut items, &referenced);
     items.retain(|item| !matches!(item, Item::Label(l) if !referenced.contains(l) && !is_function_label(l, &names)));
+    // The shared trap keeps no label when nothing branches to it.
+    functions.retain(|(label, _)| referenced.contains(label) || is_function_label(label, &names));
     let program = Program {
         metadata: Vec::new(),
         ro_data: layout.ro_data.clone(),
@@ -163,6 +176,7 @@ pub fn compile(
         jump_table_entry_size: None,
         jump_table,
         items,
+        functions,
     };
     Ok((program, layout))
 }

@@ -22,6 +22,11 @@ pub fn global_name(index: u32) -> String {
     format!("wasm.global.{index}")
 }
 
+/// The LLVM name of WebAssembly function `index` (also its label in the assembly).
+pub fn function_name(index: u32) -> String {
+    format!("wasm.func.{index}")
+}
+
 /// Where a WebAssembly global lives.
 #[derive(Debug, Clone, Copy)]
 enum GlobalSlot<'c> {
@@ -254,7 +259,7 @@ impl<'c> IrModule<'c> {
             // Functions reachable through the table keep their signature (external
             // linkage), all others are internal so LLVM may inline, specialise or delete them.
             let linkage = if table_functions.contains(&(index as u32)) { Linkage::External } else { Linkage::Internal };
-            let f = self.module.add_function(&format!("wasm.func.{index}"), ty, Some(linkage));
+            let f = self.module.add_function(&function_name(index as u32), ty, Some(linkage));
             // Turning self tail calls into loops would turn runaway recursion, which must
             // exhaust the stack and trap, into an endless loop.
             f.add_attribute(AttributeLoc::Function, self.context.create_string_attribute("disable-tail-calls", "true"));
