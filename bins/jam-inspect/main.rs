@@ -8,7 +8,7 @@ mod output;
 
 use clap::Parser;
 use pvm_asm::InputForm;
-use pvm_asm::disasm::other_form_that_parses;
+use pvm_asm::other_form_that_parses;
 use pvm_isa::DecodeErrorKind;
 use std::path::PathBuf;
 use std::process::ExitCode;

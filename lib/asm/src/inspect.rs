@@ -3,8 +3,9 @@
 //! the metadata decoded when it has the JAM-SDK layout, and the findings that make the
 //! file invalid, each with its file offset. Rendered as text or as JSON.
 
-use crate::disasm::{InputForm, Listed, Parsed, label_name, listing, parse_file};
+use crate::disasm::{Listed, label_name, listing};
 use pvm_isa::blob::Finding;
+use pvm_isa::container::{InputForm, Parsed, parse_file};
 use pvm_isa::{DecodeError, Metadata};
 use serde_json::{Value as Json, json};
 use std::collections::BTreeSet;

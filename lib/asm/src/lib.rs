@@ -10,5 +10,6 @@ pub mod parse;
 
 pub use assemble::{Assembled, assemble};
 pub use ast::{AsmInstruction, Item, Operand, Program, TableEntry, Target, Value};
-pub use disasm::{InputForm, Parsed, disassemble, parse_file};
+pub use disasm::disassemble;
 pub use parse::{AsmError, parse};
+pub use pvm_isa::container::{InputForm, Parsed, other_form_that_parses, parse_file};

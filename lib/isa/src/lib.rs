@@ -3,11 +3,13 @@
 //! ([`format`]), instruction decoding and encoding ([`instruction`]), the integer codecs
 //! ([`codec`]), the program blob ([`blob`]), the SPI container with its `.jam`
 //! metadata prefix and memory layout ([`spi`]), the JAM-SDK metadata layout
-//! ([`metadata`]), the recognition of PolkaVM blobs ([`polkavm`]), and the symbol map
-//! that names a program's functions ([`symbols`]).
+//! ([`metadata`]), the recognition of PolkaVM blobs ([`polkavm`]), the symbol map that
+//! names a program's functions ([`symbols`]), and the three container forms a file comes
+//! in, parsed in one place ([`container`]).
 
 pub mod blob;
 pub mod codec;
+pub mod container;
 pub mod error;
 pub mod format;
 pub mod instruction;
@@ -18,6 +20,7 @@ pub mod spi;
 pub mod symbols;
 
 pub use blob::{Bitmask, ProgramBlob};
+pub use container::{InputForm, Parsed};
 pub use error::{DecodeError, DecodeErrorKind};
 pub use format::{Format, Reg};
 pub use instruction::{Args, EncodeError, Instruction, Widths};
