@@ -10,7 +10,7 @@ use assert_cmd::Command;
 use pvm_compiler::{OptLevel, Optimizations, Options};
 use pvm_isa::SymbolMap;
 use pvm_runner::profile::FunctionProfile;
-use pvm_runner::{LogHost, Profile, Status, Vm, run_profiled, run_with_host};
+use pvm_runner::{InputForm, Instance, LogHost, Profile, Status, run_profiled};
 use support::{root, scratch_dir, shared, unhex};
 
 const GAS: i64 = 1 << 40;
@@ -18,16 +18,16 @@ const GAS: i64 = 1 << 40;
 /// Runs `jam` with and without the profiler; both must end alike. Returns the status,
 /// the gas used and the profile, whose self gas must sum to the gas used.
 fn profiled(jam: &[u8], args: &[u8], symbols: Option<&SymbolMap>) -> (Status, u64, Profile) {
-    let mut plain = Vm::from_jam(jam, args, GAS).unwrap();
-    let status = run_with_host(&mut plain, &mut LogHost { out: Vec::new() });
-    let mut vm = Vm::from_jam(jam, args, GAS).unwrap();
+    let mut plain = Instance::load(jam, InputForm::Jam, args, GAS).unwrap();
+    let status = plain.run_with_host(&mut LogHost { out: Vec::new() });
+    let mut vm = Instance::load(jam, InputForm::Jam, args, GAS).unwrap();
     let (profiled_status, profile) = run_profiled(&mut vm, &mut LogHost { out: Vec::new() }, symbols);
     assert_eq!(
-        (profiled_status, vm.gas, vm.regs, vm.pc(), vm.result()),
-        (status, plain.gas, plain.regs, plain.pc(), plain.result()),
+        (profiled_status, vm.state().gas(), *vm.state().regs(), vm.pc(), vm.result()),
+        (status, plain.state().gas(), *plain.state().regs(), plain.pc(), plain.result()),
         "the profiled run ends differently"
     );
-    let used = (GAS - vm.gas) as u64;
+    let used = (GAS - vm.state().gas()) as u64;
     assert_eq!(profile.gas, used);
     assert_eq!(profile.functions.iter().map(|f| f.self_gas).sum::<u64>(), used, "self gas does not sum to the run's");
     assert_eq!(profile.folded.iter().map(|(_, g)| g).sum::<u64>(), used, "folded stacks do not sum to the run's");

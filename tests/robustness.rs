@@ -30,9 +30,9 @@ fn read_everything(bytes: &[u8]) {
         }
     }
     let loaded = [
-        pvm_runner::Vm::from_jam(bytes, &[1, 2], 50),
-        pvm_runner::Vm::from_spi(bytes, &[], 50),
-        pvm_runner::Vm::from_blob(bytes, 50),
+        pvm_runner::Instance::load(bytes, InputForm::Jam, &[1, 2], 50),
+        pvm_runner::Instance::load(bytes, InputForm::Spi, &[], 50),
+        pvm_runner::Instance::load(bytes, InputForm::Blob, &[], 50),
     ];
     for mut vm in loaded.into_iter().flatten() {
         let _ = vm.run();

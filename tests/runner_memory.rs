@@ -3,7 +3,7 @@
 //! the args zone, runs in a few MiB. (One test in this file, so the process's peak
 //! resident size measures this run alone.)
 
-use pvm_runner::{Status, Vm};
+use pvm_runner::{InputForm, Instance, Status};
 
 const PROGRAM: &str = "
 .stack_size 65536
@@ -33,11 +33,11 @@ fn peak_resident_kib() -> u64 {
 fn pages_across_the_whole_address_space_cost_a_few_mib() {
     let jam = pvm_asm::assemble(&pvm_asm::parse(PROGRAM).unwrap()).unwrap().jam;
     let before = peak_resident_kib();
-    let mut vm = Vm::from_jam(&jam, &[1, 2, 3], 1 << 20).unwrap();
+    let mut vm = Instance::load(&jam, InputForm::Jam, &[1, 2, 3], 1 << 20).unwrap();
     let status = vm.run();
     assert_eq!(status, Status::Halt, "pc {}", vm.pc());
     // 240 heap pages, one stack page, the args page.
-    assert_eq!(vm.memory.allocated_bytes(), (240 + 1 + 1) * 4096);
+    assert_eq!(vm.state().memory().allocated_bytes(), (240 + 1 + 1) * 4096);
     let grown = peak_resident_kib() - before;
     assert!(grown < 8 * 1024, "the run grew the peak resident size by {grown} KiB");
     println!("peak resident size grew by {grown} KiB");

@@ -2,7 +2,7 @@
 //! the runner and must match registers, pc, gas, status, fault address and memory,
 //! except those its NOTES.md lists as expecting an extra gas unit for a page fault.
 
-use pvm_runner::{Status, Vm};
+use pvm_runner::{Instance, Status};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -58,7 +58,8 @@ fn check(v: &Value) -> Result<(), String> {
         .collect();
     let gas = v["initial-gas"].as_i64().expect("gas");
     let pc = v["initial-pc"].as_u64().expect("pc") as u32;
-    let mut vm = Vm::with_pages(&bytes(&v["program"]), regs, &pages, &chunks, gas, pc).map_err(|e| e.to_string())?;
+    let mut vm =
+        Instance::with_pages(&bytes(&v["program"]), regs, &pages, &chunks, gas, pc).map_err(|e| e.to_string())?;
     let status = vm.run();
     let expected_status = v["expected-status"].as_str().expect("status");
     let got_status = match status {
@@ -78,19 +79,19 @@ fn check(v: &Value) -> Result<(), String> {
         }
     }
     let expected_regs = u64s(&v["expected-regs"]);
-    if vm.regs.as_slice() != expected_regs.as_slice() {
-        return Err(format!("registers {:?}, expected {expected_regs:?}", vm.regs));
+    if vm.state().regs().as_slice() != expected_regs.as_slice() {
+        return Err(format!("registers {:?}, expected {expected_regs:?}", vm.state().regs()));
     }
     if vm.pc() as u64 != v["expected-pc"].as_u64().unwrap() {
         return Err(format!("pc {}, expected {}", vm.pc(), v["expected-pc"]));
     }
-    if vm.gas != v["expected-gas"].as_i64().unwrap() {
-        return Err(format!("gas {}, expected {}", vm.gas, v["expected-gas"]));
+    if vm.state().gas() != v["expected-gas"].as_i64().unwrap() {
+        return Err(format!("gas {}, expected {}", vm.state().gas(), v["expected-gas"]));
     }
     for chunk in v["expected-memory"].as_array().unwrap() {
         let address = chunk["address"].as_u64().unwrap() as u32;
         let expected = bytes(&chunk["contents"]);
-        let got = vm.memory.read_bytes(address, expected.len() as u32);
+        let got = vm.state_mut().memory_mut().read_bytes(address, expected.len() as u32);
         if got.as_deref() != Some(expected.as_slice()) {
             return Err(format!("memory at {address:#x}: {got:?}, expected {expected:?}"));
         }

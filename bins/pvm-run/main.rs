@@ -7,7 +7,7 @@ mod output;
 
 use clap::Parser;
 use pvm_isa::SymbolMap;
-use pvm_runner::{LogHost, Profile, Status, Vm, run_profiled, run_with_host};
+use pvm_runner::{InputForm, Instance, LogHost, Profile, Status, run_profiled};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -115,17 +115,17 @@ fn run(cli: &Cli) -> Result<Status, String> {
         (None, None, None) => Vec::new(),
     };
     let (bytes, name) = input::open(Some(&cli.file))?;
-    let vm = if cli.blob {
+    let form = if cli.blob {
         if !args.is_empty() {
             return Err("--blob programs have no memory to put arguments in".into());
         }
-        Vm::from_blob(&bytes, cli.gas)
+        InputForm::Blob
     } else if cli.no_metadata {
-        Vm::from_spi(&bytes, &args, cli.gas)
+        InputForm::Spi
     } else {
-        Vm::from_jam(&bytes, &args, cli.gas)
+        InputForm::Jam
     };
-    let mut vm = vm.map_err(|e| format!("{name}: {e}"))?;
+    let mut vm = Instance::load(&bytes, form, &args, cli.gas).map_err(|e| format!("{name}: {e}"))?;
     if cli.pc != 0 {
         vm.set_pc(cli.pc);
     }
@@ -140,7 +140,7 @@ fn run(cli: &Cli) -> Result<Status, String> {
     } else if cli.trace {
         run_traced(&mut vm, &mut host)
     } else {
-        run_with_host(&mut vm, &mut host)
+        vm.run_with_host(&mut host)
     };
     let result = if status == Status::Halt { vm.result() } else { Vec::new() };
     let hex: String = result.iter().map(|b| format!("{b:02x}")).collect();
@@ -151,8 +151,8 @@ fn run(cli: &Cli) -> Result<Status, String> {
             "status_code": status.code(),
             "exit_code": vm.exit_code(status),
             "pc": vm.pc(),
-            "gas": vm.gas,
-            "registers": vm.regs.to_vec(),
+            "gas": vm.state().gas(),
+            "registers": vm.state().regs().to_vec(),
             "result": hex,
         });
         if let Some(inner) = &inner {
@@ -183,8 +183,8 @@ fn run(cli: &Cli) -> Result<Status, String> {
         let _ = writeln!(text, "Status: {} ({})", status.code(), status.name());
         let _ = writeln!(text, "Exit code: {}", vm.exit_code(status));
         let _ = writeln!(text, "Program counter: {}", vm.pc());
-        let _ = writeln!(text, "Gas remaining: {}", vm.gas);
-        let regs: Vec<String> = vm.regs.iter().map(u64::to_string).collect();
+        let _ = writeln!(text, "Gas remaining: {}", vm.state().gas());
+        let regs: Vec<String> = vm.state().regs().iter().map(u64::to_string).collect();
         let _ = writeln!(text, "Registers: [{}]", regs.join(", "));
         let _ = writeln!(text, "Result: [0x{hex}]");
         match &inner {
@@ -252,7 +252,7 @@ fn write_profile(profile: &Profile, base: &std::path::Path, name: &str) -> Resul
 }
 
 /// Runs with a trace line per instruction on stderr.
-fn run_traced(vm: &mut Vm, host: &mut LogHost<std::io::Stderr>) -> Status {
+fn run_traced(vm: &mut Instance, host: &mut LogHost<std::io::Stderr>) -> Status {
     use pvm_runner::{Host, HostAction};
     loop {
         let status = vm.run_traced(&mut |step| {
@@ -264,7 +264,9 @@ fn run_traced(vm: &mut Vm, host: &mut LogHost<std::io::Stderr>) -> Status {
             output::stderr_line(&format!("{:>8}  {text:<40} {:<40} gas={}", step.pc, changed.join(" "), step.gas));
         });
         match status {
-            Status::Host(index) if host.call(index, vm) == HostAction::Resume => vm.resume_after_host_call(),
+            Status::Host(index) if host.call(index, vm.state_mut()) == HostAction::Resume => {
+                vm.resume_after_host_call()
+            }
             _ => return status,
         }
     }

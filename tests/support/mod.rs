@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use pvm_compiler::{Compiled, EntryKind, Options};
-use pvm_runner::{Status, Vm};
+use pvm_runner::{InputForm, Status};
 use std::path::PathBuf;
 
 /// The repository root.
@@ -66,7 +66,7 @@ pub fn harness_options() -> Options {
 
 /// A running instance of a module compiled with the harness entry.
 pub struct Instance {
-    vm: Vm,
+    vm: pvm_runner::Instance,
     mailbox: u32,
     /// Registers and pc where the harness asks for the next call.
     resume: ([u64; 13], u32),
@@ -86,10 +86,11 @@ impl Instance {
         functions: Vec<String>,
         globals: Vec<(String, u64)>,
     ) -> Result<Self, Outcome> {
-        let mut vm = Vm::from_jam(jam, &[], CALL_GAS).map_err(|e| Outcome::Other(e.to_string()))?;
+        let mut vm = pvm_runner::Instance::load(jam, InputForm::Jam, &[], CALL_GAS)
+            .map_err(|e| Outcome::Other(e.to_string()))?;
         match (vm.run(), compiled.mailbox) {
             (Status::Host(i), Some(mailbox)) if i == u64::from(pvm_compiler::abi::HARNESS_ECALLI) => {
-                let resume = (vm.regs, vm.pc());
+                let resume = (*vm.state().regs(), vm.pc());
                 Ok(Instance { vm, mailbox: mailbox as u32, resume, functions, globals, call_gas: CALL_GAS })
             }
             (other, _) => Err(classify(other)),
@@ -101,16 +102,20 @@ impl Instance {
         let mut slots = vec![index as u64];
         slots.extend_from_slice(args);
         for (i, v) in slots.iter().enumerate() {
-            self.vm.memory.write_bytes(self.mailbox + 8 * i as u32, &v.to_le_bytes()).expect("the mailbox is writable");
+            self.vm
+                .state_mut()
+                .memory_mut()
+                .write_bytes(self.mailbox + 8 * i as u32, &v.to_le_bytes())
+                .expect("the mailbox is writable");
         }
-        self.vm.gas = self.call_gas;
+        self.vm.state_mut().set_gas(self.call_gas);
         self.vm.resume_after_host_call();
         let status = self.vm.run();
         let outcome = match status {
             Status::Host(i) if i == u64::from(pvm_compiler::abi::HARNESS_ECALLI) => {
                 let values = (1..=16)
                     .map(|i| {
-                        let b = self.vm.memory.read_bytes(self.mailbox + 8 * i, 8).expect("mailbox");
+                        let b = self.vm.state_mut().memory_mut().read_bytes(self.mailbox + 8 * i, 8).expect("mailbox");
                         u64::from_le_bytes(b.try_into().expect("8 bytes"))
                     })
                     .collect();
@@ -119,9 +124,9 @@ impl Instance {
             other => classify(other),
         };
         // Back to the harness loop, as if the call had returned.
-        self.vm.regs = self.resume.0;
+        *self.vm.state_mut().regs_mut() = self.resume.0;
         self.vm.set_pc(self.resume.1);
-        self.vm.gas = self.call_gas;
+        self.vm.state_mut().set_gas(self.call_gas);
         match self.vm.run() {
             Status::Host(_) => outcome,
             other => Outcome::Other(format!("the harness did not resume after {outcome:?}: {other:?}")),
@@ -131,7 +136,7 @@ impl Instance {
     /// Reads an exported mutable global (`bytes` wide).
     pub fn global(&mut self, name: &str, bytes: u32) -> Option<u64> {
         let address = self.globals.iter().find(|(n, _)| n == name)?.1 as u32;
-        let b = self.vm.memory.read_bytes(address, bytes)?;
+        let b = self.vm.state_mut().memory_mut().read_bytes(address, bytes)?;
         let mut word = [0u8; 8];
         word[..b.len()].copy_from_slice(&b);
         Some(u64::from_le_bytes(word))
@@ -177,16 +182,17 @@ pub struct RunResult {
 
 /// Runs a `.jam` on our runner the way `pvm-run` does (JIP-1 log host call handled).
 pub fn run_ours(job: &Job) -> RunResult {
-    let mut vm = Vm::from_jam(&job.program, &job.args, job.gas).expect("loadable program");
+    let mut vm =
+        pvm_runner::Instance::load(&job.program, InputForm::Jam, &job.args, job.gas).expect("loadable program");
     let mut host = pvm_runner::LogHost { out: std::io::sink() };
-    let status = pvm_runner::run_with_host(&mut vm, &mut host);
+    let status = vm.run_with_host(&mut host);
     let result = if status == Status::Halt { vm.result() } else { Vec::new() };
     RunResult {
         status: status.code(),
         exit_code: vm.exit_code(status),
         pc: vm.pc(),
-        gas: vm.gas,
-        registers: vm.regs.to_vec(),
+        gas: vm.state().gas(),
+        registers: vm.state().regs().to_vec(),
         result: result.iter().map(|b| format!("{b:02x}")).collect(),
     }
 }

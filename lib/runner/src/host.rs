@@ -1,8 +1,8 @@
-//! Host calls: the [`Host`] trait an embedder implements, the loop that runs a machine
-//! with a host, and the host of the `pvm-run` command: JIP-1 `log` (ecalli 100), as the
+//! Host calls: the [`Host`] trait an embedder implements (it sees the machine state:
+//! registers, memory, gas), and the host of the `pvm-run` command: JIP-1 `log` (ecalli 100), as the
 //! reference CLI handles it; every other index stops the run.
 
-use crate::vm::{Status, Vm};
+use crate::state::State;
 use std::io::Write;
 
 /// What the host decided about a host call.
@@ -16,19 +16,8 @@ pub enum HostAction {
 
 /// An embedder's host-call handler.
 pub trait Host {
-    /// Handles host call `index`; may read and change the machine.
-    fn call(&mut self, index: u64, vm: &mut Vm) -> HostAction;
-}
-
-/// Runs until the machine stops for good: host calls go to `host` until it says stop.
-pub fn run_with_host(vm: &mut Vm, host: &mut dyn Host) -> Status {
-    loop {
-        let status = vm.run();
-        match status {
-            Status::Host(index) if host.call(index, vm) == HostAction::Resume => vm.resume_after_host_call(),
-            _ => return status,
-        }
-    }
+    /// Handles host call `index`; may read and change registers, memory and gas.
+    fn call(&mut self, index: u64, state: &mut State) -> HostAction;
 }
 
 /// Index of the JIP-1 log host call.
@@ -49,8 +38,8 @@ pub struct LogHost<W: Write> {
 
 impl<W: Write> LogHost<W> {
     /// The log line for the current registers, as the reference CLI formats it.
-    pub fn line(vm: &mut Vm) -> String {
-        let r = vm.regs;
+    pub fn line(state: &mut State) -> String {
+        let r = *state.regs();
         let level = match usize::try_from(r[7]).ok().and_then(|l| LEVELS.get(l)) {
             Some(name) => (*name).to_string(),
             None => format!("LEVEL({})", r[7]),
@@ -60,7 +49,11 @@ impl<W: Write> LogHost<W> {
             if ptr == 0 || len == 0 {
                 return String::new();
             }
-            vm.memory.read_bytes(ptr, len).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+            state
+                .memory_mut()
+                .read_bytes(ptr, len)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default()
         };
         let target = text(r[8], r[9]);
         let message = text(r[10], r[11]);
@@ -69,15 +62,15 @@ impl<W: Write> LogHost<W> {
 }
 
 impl<W: Write> Host for LogHost<W> {
-    fn call(&mut self, index: u64, vm: &mut Vm) -> HostAction {
+    fn call(&mut self, index: u64, state: &mut State) -> HostAction {
         if index != LOG_INDEX {
             return HostAction::Stop;
         }
-        let line = Self::line(vm);
+        let line = Self::line(state);
         // A closed log stream must not change the program's outcome.
         let _ = writeln!(self.out, "{line}");
-        vm.regs[7] = WHAT;
-        vm.gas = (vm.gas - LOG_GAS).max(0);
+        state.regs_mut()[7] = WHAT;
+        state.set_gas((state.gas() - LOG_GAS).max(0));
         HostAction::Resume
     }
 }

@@ -6,7 +6,7 @@
 //! `[u8 status][u32 exit code][u64 gas left][u32 pc][result]`, or the single byte `01` for
 //! malformed input. All integers are little-endian.
 
-use crate::vm::Status;
+use crate::state::Status;
 
 /// The input for running `program` (a `.jam`) with `args`, `gas` and start `pc`.
 pub fn input(program: &[u8], args: &[u8], gas: u64, pc: u32) -> Vec<u8> {

@@ -1,6 +1,6 @@
 //! The gas profiler: where a run's gas goes, by function and by call stack.
 //!
-//! A profiled run goes through the traced interpreter ([`Vm::run_traced`]), so the fast
+//! A profiled run goes through the traced interpreter ([`Instance::run_traced`]), so the fast
 //! path pays nothing for it. Every instruction's gas (and a host call's, charged before
 //! the next instruction) goes to the function whose code holds the instruction, in the
 //! call stack it runs in; so the self gas of all functions sums to the run's gas.
@@ -14,8 +14,10 @@
 //! a frame of that function under the one it left.
 
 use crate::host::{Host, HostAction};
+use crate::instance::Instance;
+use crate::interpreter::Step;
 use crate::program::Program;
-use crate::vm::{Status, Step, Vm};
+use crate::state::Status;
 use pvm_isa::{Args, Opcode, Reg, SymbolMap};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -261,14 +263,16 @@ impl Profiler {
     }
 }
 
-/// Runs until the machine stops for good, as [`crate::run_with_host`] does, profiling.
-pub fn run_profiled(vm: &mut Vm, host: &mut dyn Host, symbols: Option<&SymbolMap>) -> (Status, Profile) {
-    let mut profiler = Profiler::new(&vm.program, symbols, vm.pc(), vm.gas);
+/// Runs until the machine stops for good, as [`Instance::run_with_host`] does, profiling.
+pub fn run_profiled(vm: &mut Instance, host: &mut dyn Host, symbols: Option<&SymbolMap>) -> (Status, Profile) {
+    let mut profiler = Profiler::new(vm.program(), symbols, vm.pc(), vm.state().gas());
     loop {
         let status = vm.run_traced(&mut |step| profiler.step(&step));
         match status {
-            Status::Host(index) if host.call(index, vm) == HostAction::Resume => vm.resume_after_host_call(),
-            _ => return (status, profiler.finish(vm.gas)),
+            Status::Host(index) if host.call(index, vm.state_mut()) == HostAction::Resume => {
+                vm.resume_after_host_call()
+            }
+            _ => return (status, profiler.finish(vm.state().gas())),
         }
     }
 }

@@ -1,64 +1,15 @@
-//! The machine: registers, memory, gas and the interpreter loop.
+//! The interpreter: runs a [`State`] on a decoded [`Program`] one op at a time.
 //!
 //! Gas is charged per basic block when the remaining gas covers the whole block (the
 //! unexecuted part is refunded when the block ends early: a fault, a host call); when it
 //! does not, instructions are charged one by one, so out-of-gas happens at exactly the
 //! instruction the Gray Paper says, with the state as before it.
 
-use crate::memory::{AccessError, Memory};
+use crate::memory::AccessError;
 use crate::program::{INVALID, Op, Program};
+use crate::state::{State, Status};
 use pvm_isa::Opcode;
 use pvm_isa::spi::HALT_ADDRESS;
-
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// Regular halt (a dynamic jump to the halt address).
-    Halt,
-    /// Panic: trap, invalid instruction or jump, reserved memory, write to read-only memory.
-    Panic,
-    /// Page fault at this page address.
-    Fault(u32),
-    /// Host call with this index (the `ecalli` immediate).
-    Host(u64),
-    /// Out of gas.
-    OutOfGas,
-}
-
-impl Status {
-    /// The status number the reference implementation uses (0 HALT, 1 PANIC, 2 FAULT,
-    /// 3 HOST, 4 OOG).
-    pub fn code(self) -> u8 {
-        match self {
-            Status::Halt => 0,
-            Status::Panic => 1,
-            Status::Fault(_) => 2,
-            Status::Host(_) => 3,
-            Status::OutOfGas => 4,
-        }
-    }
-
-    /// The exit code: the fault address, the host-call index (low 32 bits), else 0 (see
-    /// [`Vm::exit_code`] for the exception after a `trap`).
-    pub fn exit_code(self) -> u32 {
-        match self {
-            Status::Fault(a) => a,
-            Status::Host(i) => i as u32,
-            _ => 0,
-        }
-    }
-
-    /// The status name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Halt => "HALT",
-            Status::Panic => "PANIC",
-            Status::Fault(_) => "FAULT",
-            Status::Host(_) => "HOST",
-            Status::OutOfGas => "OOG",
-        }
-    }
-}
 
 /// One traced step: the instruction's pc, before and after registers, gas after.
 #[derive(Debug, Clone)]
@@ -75,25 +26,6 @@ pub struct Step {
     pub gas: i64,
 }
 
-/// A machine instance.
-#[derive(Debug, Clone)]
-pub struct Vm {
-    /// The program.
-    pub program: Program,
-    /// Registers.
-    pub regs: [u64; 13],
-    /// Memory.
-    pub memory: Memory,
-    /// Gas left.
-    pub gas: i64,
-    /// Op index of the next instruction (or of the one that stopped the machine).
-    op: u32,
-    /// Code offset where execution starts when `op` is [`INVALID`].
-    start_pc: u32,
-    /// Index of the last host call the machine resumed after.
-    last_resumed_host_call: Option<u64>,
-}
-
 /// What an instruction does to control.
 enum Flow {
     Next,
@@ -101,96 +33,46 @@ enum Flow {
     Exit(Status),
 }
 
-impl Vm {
-    /// A machine for `program` with the given state, starting at code offset `pc`.
-    pub fn new(program: Program, regs: [u64; 13], memory: Memory, gas: i64, pc: u32) -> Self {
-        let mut vm = Vm { program, regs, memory, gas, op: INVALID, start_pc: pc, last_resumed_host_call: None };
-        vm.set_pc(pc);
-        vm
-    }
+/// Runs `state` on `program` until the machine stops.
+pub(crate) fn run(program: &Program, state: &mut State) -> Status {
+    Interpreter { program, state }.interpret::<false>(&mut |_: Step| {})
+}
 
-    /// Moves execution to code offset `pc`.
-    pub fn set_pc(&mut self, pc: u32) {
-        self.op = self.program.op_at.get(pc as usize).copied().unwrap_or(INVALID);
-        self.start_pc = pc;
-    }
+/// Runs, charging and reporting every instruction separately.
+pub(crate) fn run_traced(program: &Program, state: &mut State, trace: &mut dyn FnMut(Step)) -> Status {
+    Interpreter { program, state }.interpret::<true>(trace)
+}
 
-    /// The code offset of the next instruction (or of the one that stopped the machine).
-    pub fn pc(&self) -> u32 {
-        self.program.pcs.get(self.op as usize).copied().unwrap_or(self.start_pc)
-    }
+/// The interpreter over one machine state.
+struct Interpreter<'a> {
+    program: &'a Program,
+    state: &'a mut State,
+}
 
-    /// Continues after a host call: at the instruction after the `ecalli`.
-    pub fn resume_after_host_call(&mut self) {
-        if let Some(op) = self.program.ops.get(self.op as usize) {
-            if op.kind == Opcode::Ecalli {
-                self.last_resumed_host_call = Some(op.imm1);
-            }
-            self.op += 1;
-        }
-    }
-
-    /// The exit code of a run that ended with `status`, as the reference reports it: the
-    /// fault address or host-call index, and after a `trap` instruction the index of the
-    /// last host call resumed from (the reference leaves that value in place); else 0.
-    pub fn exit_code(&self, status: Status) -> u32 {
-        match status {
-            Status::Panic if self.stopped_at_trap_instruction() => self.last_resumed_host_call.unwrap_or(0) as u32,
-            other => other.exit_code(),
-        }
-    }
-
-    /// Whether the current instruction is an encoded `trap` (not a position where no
-    /// instruction starts).
-    fn stopped_at_trap_instruction(&self) -> bool {
-        self.program.instructions.get(self.op as usize).is_some_and(|i| i.is_some_and(|i| i.opcode == Opcode::Trap))
-    }
-
-    /// The result as the reference implementation reads it: memory `[r7, r8)` (low 32
-    /// bits of each) when r7 < r8, at most 1 MiB, all readable; else empty.
-    pub fn result(&mut self) -> Vec<u8> {
-        let (start, end) = (self.regs[7] as u32, self.regs[8] as u32);
-        if start >= end || end - start > 1 << 20 {
-            return Vec::new();
-        }
-        self.memory.read_bytes(start, end - start).unwrap_or_default()
-    }
-
-    /// Runs until the machine stops.
-    pub fn run(&mut self) -> Status {
-        self.interpret::<false>(&mut |_: Step| {})
-    }
-
-    /// Runs, charging and reporting every instruction separately.
-    pub fn run_traced(&mut self, trace: &mut dyn FnMut(Step)) -> Status {
-        self.interpret::<true>(trace)
-    }
-
+impl Interpreter<'_> {
     /// The interpreter. `TRACE` charges every instruction separately and reports it.
     fn interpret<const TRACE: bool>(&mut self, trace: &mut dyn FnMut(Step)) -> Status {
-        if self.op == INVALID {
+        if self.state.op == INVALID {
             // Execution at a position that starts no instruction: a trap.
             return self.charge_one().unwrap_or(Status::Panic);
         }
-        let ops = std::mem::take(&mut self.program.ops);
-        let status = self.interpret_ops::<TRACE>(&ops, trace);
-        self.program.ops = ops;
-        status
+        let ops = &self.program.ops[..];
+        self.interpret_ops::<TRACE>(ops, trace)
     }
 
     fn charge_one(&mut self) -> Option<Status> {
-        if self.gas < 1 {
-            self.gas = 0;
+        if self.state.gas < 1 {
+            self.state.gas = 0;
             return Some(Status::OutOfGas);
         }
-        self.gas -= 1;
+        self.state.gas -= 1;
         None
     }
 
     fn interpret_ops<const TRACE: bool>(&mut self, ops: &[Op], trace: &mut dyn FnMut(Step)) -> Status {
-        let mut i = self.op as usize;
+        let mut i = self.state.op as usize;
         // Gas lives in a local (a register) while running; every exit writes it back.
-        let mut gas = self.gas;
+        let mut gas = self.state.gas;
         loop {
             let count = ops[i].block_gas;
             if !TRACE && count != 0 && gas >= i64::from(count) {
@@ -207,8 +89,8 @@ impl Vm {
                             break;
                         }
                         Flow::Exit(status) => {
-                            self.gas = gas + i64::from(op.remaining);
-                            self.op = (i + k) as u32;
+                            self.state.gas = gas + i64::from(op.remaining);
+                            self.state.op = (i + k) as u32;
                             return status;
                         }
                     }
@@ -220,20 +102,20 @@ impl Vm {
             // gas does not cover the block (so out-of-gas stops at the exact
             // instruction), and when tracing.
             if gas < 1 {
-                self.gas = gas;
-                self.op = i as u32;
+                self.state.gas = gas;
+                self.state.op = i as u32;
                 return Status::OutOfGas;
             }
             gas -= 1;
             let op = &ops[i];
-            let before = if TRACE { self.regs } else { [0; 13] };
+            let before = if TRACE { self.state.regs } else { [0; 13] };
             let flow = self.step(op);
             if TRACE {
                 trace(Step {
                     pc: self.program.pcs[i],
                     instruction: self.program.instructions[i],
                     before,
-                    after: self.regs,
+                    after: self.state.regs,
                     gas,
                 });
             }
@@ -241,8 +123,8 @@ impl Vm {
                 Flow::Next => i += 1,
                 Flow::Jump(t) => i = t as usize,
                 Flow::Exit(status) => {
-                    self.gas = gas;
-                    self.op = i as u32;
+                    self.state.gas = gas;
+                    self.state.op = i as u32;
                     return status;
                 }
             }
@@ -251,13 +133,13 @@ impl Vm {
 
     #[inline(always)]
     fn load<const N: usize>(&mut self, address: u64) -> Result<[u8; N], Flow> {
-        self.memory.read::<N>(address as u32).map_err(access_exit)
+        self.state.memory.read::<N>(address as u32).map_err(access_exit)
     }
 
     #[inline(always)]
     fn store<const N: usize>(&mut self, address: u64, value: u64) -> Result<(), Flow> {
         let bytes: [u8; N] = value.to_le_bytes()[..N].try_into().expect("N <= 8");
-        self.memory.write::<N>(address as u32, bytes).map_err(access_exit)
+        self.state.memory.write::<N>(address as u32, bytes).map_err(access_exit)
     }
 
     /// A dynamic jump to `address`.
@@ -296,14 +178,14 @@ impl Vm {
     fn exec(&mut self, op: &Op) -> Result<Flow, Flow> {
         use Opcode as O;
         let (a, b, d) = (op.a.index(), op.b.index(), op.d.index());
-        let (ra, rb) = (self.regs[a], self.regs[b]);
+        let (ra, rb) = (self.state.regs[a], self.state.regs[b]);
         let (x, y) = (op.imm1, op.imm2);
         let sx32 = |v: u64| v as u32 as i32 as i64 as u64;
         let lo = |v: u64| v as u32;
         macro_rules! set {
             ($reg:expr, $v:expr) => {{
                 let v = $v;
-                self.regs[$reg] = v;
+                self.state.regs[$reg] = v;
             }};
         }
         match op.kind {
@@ -347,7 +229,7 @@ impl Vm {
             O::BranchGeSImm => return Ok(Self::branch((ra as i64) >= (x as i64), op.target)),
             O::BranchGtSImm => return Ok(Self::branch((ra as i64) > (x as i64), op.target)),
             O::MoveReg => set!(d, ra),
-            O::Sbrk => match self.memory.sbrk(lo(ra)) {
+            O::Sbrk => match self.state.memory.sbrk(lo(ra)) {
                 Some(old) => set!(d, old),
                 None => return Ok(Flow::Exit(Status::Panic)),
             },

@@ -1,0 +1,112 @@
+//! [`Instance`]: a loaded program and its machine state — the runner's API. It runs on
+//! the interpreter; resuming after host calls, the exit code and the result are defined
+//! here once for every engine.
+
+use crate::host::{Host, HostAction};
+use crate::interpreter::{self, Step};
+use crate::load::{self, LoadError};
+use crate::program::Program;
+use crate::state::{State, Status};
+use pvm_isa::container::InputForm;
+
+/// A program with its machine state.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    program: Program,
+    state: State,
+}
+
+impl Instance {
+    /// An instance of `program` in `state` (built for this program).
+    pub fn new(program: Program, state: State) -> Self {
+        Instance { program, state }
+    }
+
+    /// Loads a file in container form `form` with arguments and gas, at pc 0: the
+    /// standard program initialisation for a `.jam` or SPI container; for a bare blob no
+    /// memory and all registers zero (then `args` must be empty).
+    pub fn load(bytes: &[u8], form: InputForm, args: &[u8], gas: i64) -> Result<Self, LoadError> {
+        let (program, state) = load::load(bytes, form, args, gas)?;
+        Ok(Self::new(program, state))
+    }
+
+    /// The test-vector model: a bare blob with given registers, pages
+    /// `(address, length, writable)`, initial memory chunks, gas and pc.
+    pub fn with_pages(
+        blob: &[u8],
+        regs: [u64; 13],
+        pages: &[(u32, u32, bool)],
+        chunks: &[(u32, Vec<u8>)],
+        gas: i64,
+        pc: u32,
+    ) -> Result<Self, LoadError> {
+        let (program, state) = load::with_pages(blob, regs, pages, chunks, gas, pc)?;
+        Ok(Self::new(program, state))
+    }
+
+    /// The decoded program.
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// The machine state.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The machine state, to change (registers, memory, gas).
+    pub fn state_mut(&mut self) -> &mut State {
+        &mut self.state
+    }
+
+    /// The code offset of the next instruction (or of the one that stopped the machine).
+    pub fn pc(&self) -> u32 {
+        self.state.pc(&self.program)
+    }
+
+    /// Moves execution to code offset `pc`.
+    pub fn set_pc(&mut self, pc: u32) {
+        self.state.set_pc(&self.program, pc);
+    }
+
+    /// Runs until the machine stops.
+    pub fn run(&mut self) -> Status {
+        interpreter::run(&self.program, &mut self.state)
+    }
+
+    /// Runs on the interpreter, charging and reporting every instruction separately.
+    pub fn run_traced(&mut self, trace: &mut dyn FnMut(Step)) -> Status {
+        interpreter::run_traced(&self.program, &mut self.state, trace)
+    }
+
+    /// Runs until the machine stops for good: host calls go to `host` until it says stop.
+    pub fn run_with_host(&mut self, host: &mut dyn Host) -> Status {
+        loop {
+            let status = self.run();
+            match status {
+                Status::Host(index) if host.call(index, &mut self.state) == HostAction::Resume => {
+                    self.resume_after_host_call()
+                }
+                _ => return status,
+            }
+        }
+    }
+
+    /// Continues after a host call: at the instruction after the `ecalli`.
+    pub fn resume_after_host_call(&mut self) {
+        self.state.resume_after_host_call(&self.program);
+    }
+
+    /// The exit code of a run that ended with `status`, as the reference reports it: the
+    /// fault address or host-call index, and after a `trap` instruction the index of the
+    /// last host call resumed from (the reference leaves that value in place); else 0.
+    pub fn exit_code(&self, status: Status) -> u32 {
+        self.state.exit_code(&self.program, status)
+    }
+
+    /// The result as the reference implementation reads it: memory `[r7, r8)` (low 32
+    /// bits of each) when r7 < r8, at most 1 MiB, all readable; else empty.
+    pub fn result(&mut self) -> Vec<u8> {
+        self.state.result()
+    }
+}
