@@ -9,16 +9,6 @@ pub const MEMORY: &str = "wasm.memory";
 /// Current memory size in pages (i32). External linkage, so LLVM treats it as writable by
 /// the opaque `memory.grow` routine.
 pub const MEMORY_PAGES: &str = "__pvm.memory_pages";
-/// `i32 memory_grow(i32 delta_pages)`: the runtime routine behind `memory.grow`.
-pub const MEMORY_GROW: &str = "__pvm.memory_grow";
-/// Prefix of `call_indirect` pseudo functions: `__pvm.call_indirect.<signature id>` taking
-/// `(i32 table index, args...)`.
-pub const CALL_INDIRECT_PREFIX: &str = "__pvm.call_indirect.";
-/// Prefix of host-call pseudo functions: `__pvm.ecalli.<index>` taking up to six i64
-/// arguments (r7..r12) and returning r7.
-pub const ECALLI_PREFIX: &str = "__pvm.ecalli.";
-/// `i64 host_r8()`: r8 as the most recent host call left it.
-pub const HOST_R8: &str = "__pvm.host_r8";
 /// Global that keeps r8 after each host call when the module reads it.
 pub const HOST_R8_SLOT: &str = "__pvm.host_r8_slot";
 /// Prefix of the globals that carry a function's results beyond the first.
@@ -45,6 +35,52 @@ pub const HARNESS_MAILBOX: &str = "__pvm.harness.mailbox";
 /// Slots in the harness mailbox.
 pub const HARNESS_SLOTS: u32 = 32;
 
+/// A pseudo function: a call the front end emits and the back end lowers itself. Its
+/// LLVM symbol is [`Pseudo::symbol`]; the back end reads it back with [`Pseudo::parse`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Pseudo {
+    /// `i32 memory_grow(i32 delta_pages)`: the runtime routine behind `memory.grow`.
+    MemoryGrow,
+    /// `call_indirect` for the signature with this id, taking `(i32 table index, args...)`.
+    CallIndirect(usize),
+    /// Host call N (`ecalli N`), taking up to six i64 arguments (r7..r12) and returning r7.
+    Ecalli(u32),
+    /// `i64 host_r8()`: r8 as the most recent host call left it.
+    HostR8,
+}
+
+const MEMORY_GROW: &str = "__pvm.memory_grow";
+const CALL_INDIRECT_PREFIX: &str = "__pvm.call_indirect.";
+const ECALLI_PREFIX: &str = "__pvm.ecalli.";
+const HOST_R8: &str = "__pvm.host_r8";
+
+impl Pseudo {
+    /// The LLVM symbol of this pseudo function.
+    pub fn symbol(self) -> String {
+        match self {
+            Pseudo::MemoryGrow => MEMORY_GROW.to_string(),
+            Pseudo::CallIndirect(signature) => format!("{CALL_INDIRECT_PREFIX}{signature}"),
+            Pseudo::Ecalli(index) => format!("{ECALLI_PREFIX}{index}"),
+            Pseudo::HostR8 => HOST_R8.to_string(),
+        }
+    }
+
+    /// The pseudo function an LLVM symbol names, if it names one.
+    pub fn parse(symbol: &str) -> Option<Self> {
+        match symbol {
+            MEMORY_GROW => Some(Pseudo::MemoryGrow),
+            HOST_R8 => Some(Pseudo::HostR8),
+            _ => {
+                if let Some(id) = symbol.strip_prefix(CALL_INDIRECT_PREFIX) {
+                    id.parse().ok().map(Pseudo::CallIndirect)
+                } else {
+                    symbol.strip_prefix(ECALLI_PREFIX)?.parse().ok().map(Pseudo::Ecalli)
+                }
+            }
+        }
+    }
+}
+
 /// Argument registers, in order.
 pub const ARG_REGS: [u8; 6] = [7, 8, 9, 10, 11, 12];
 /// Result registers, in order (the first results of a call).
@@ -62,4 +98,20 @@ pub const SP: Reg = Reg::SP;
 /// The register with number `n` (callers pass constants below 13).
 pub fn reg(n: u8) -> Reg {
     Reg::new(n).expect("register numbers in the ABI tables are below 13")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pseudo;
+
+    #[test]
+    fn pseudo_symbols_parse_back() {
+        for pseudo in [Pseudo::MemoryGrow, Pseudo::CallIndirect(7), Pseudo::Ecalli(0x7fff_fff0), Pseudo::HostR8] {
+            assert_eq!(Pseudo::parse(&pseudo.symbol()), Some(pseudo));
+        }
+        assert_eq!(Pseudo::Ecalli(3).symbol(), "__pvm.ecalli.3");
+        assert_eq!(Pseudo::parse("__pvm.ecalli.x"), None);
+        assert_eq!(Pseudo::parse("__pvm.result.1.32"), None);
+        assert_eq!(Pseudo::parse("wasm.func.3"), None);
+    }
 }

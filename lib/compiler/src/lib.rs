@@ -42,9 +42,9 @@ pub fn compile_to_llvm_ir(wasm: &[u8], options: &Options) -> Result<(String, Vec
     let module = wasm::module::Module::parse(wasm, options)?;
     let context = Context::create();
     let ir = wasm::ir::IrModule::build(&context, &module, options)?;
-    optimize::prepare(&ir.module, options);
-    optimize::optimize(&ir.module, options)?;
-    Ok((ir.module.print_to_string().to_string(), ir.warnings.clone()))
+    optimize::prepare(ir.module(), options);
+    optimize::optimize(ir.module(), options)?;
+    Ok((ir.module().print_to_string().to_string(), ir.warnings.clone()))
 }
 
 /// The result of a compilation.
@@ -64,8 +64,8 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled> {
     let module = wasm::module::Module::parse(wasm, options)?;
     let context = Context::create();
     let ir = wasm::ir::IrModule::build(&context, &module, options)?;
-    optimize::prepare(&ir.module, options);
-    optimize::optimize(&ir.module, options)?;
+    optimize::prepare(ir.module(), options);
+    optimize::optimize(ir.module(), options)?;
     let facts = backend::ModuleFacts {
         // The jump table starts with one entry per table slot; a table that functions
         // change is indexed by slot number instead (0: null, then `addressable()`).
@@ -73,7 +73,7 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled> {
             .table
             .as_ref()
             .map(|t| {
-                let entry = |f: u32| (wasm::ir::function_name(f), ir.signature_id(module.signature(f)));
+                let entry = |f: u32| (wasm::env::function_name(f), ir.env.signature_id(module.signature(f)));
                 if t.mutable {
                     std::iter::once(None).chain(t.addressable().into_iter().map(|f| Some(entry(f)))).collect()
                 } else {
@@ -97,12 +97,12 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled> {
             .functions
             .iter()
             .enumerate()
-            .map(|(index, f)| (wasm::ir::function_name(index as u32), f.name.clone()))
+            .map(|(index, f)| (wasm::env::function_name(index as u32), f.name.clone()))
             .collect(),
     };
-    let (program, layout) = backend::compile(&ir.module, &facts, options.optimizations)?;
+    let (program, layout) = backend::compile(ir.module(), &facts, options.optimizations)?;
     let global_addresses = (0..module.globals.len() as u32)
-        .filter_map(|g| layout.address(&wasm::ir::global_name(g)).map(|a| (g, a)))
+        .filter_map(|g| layout.address(&wasm::env::global_name(g)).map(|a| (g, a)))
         .collect();
     Ok(Compiled {
         program,

@@ -280,14 +280,13 @@ impl<'c, 'a> FunctionImporter<'c, 'a> {
             Callee::Function(id)
         } else if callee.starts_with("llvm.") {
             Callee::Intrinsic(callee)
-        } else if let Some(sig) = callee.strip_prefix(abi::CALL_INDIRECT_PREFIX) {
-            Callee::CallIndirect(sig.parse().map_err(|_| unsupported(format!("call to {callee}")))?)
-        } else if let Some(index) = callee.strip_prefix(abi::ECALLI_PREFIX) {
-            Callee::Ecalli(index.parse().map_err(|_| unsupported(format!("call to {callee}")))?)
-        } else if callee == abi::HOST_R8 {
-            Callee::HostR8
-        } else if callee == abi::MEMORY_GROW {
-            Callee::MemoryGrow
+        } else if let Some(pseudo) = abi::Pseudo::parse(&callee) {
+            match pseudo {
+                abi::Pseudo::CallIndirect(signature) => Callee::CallIndirect(signature),
+                abi::Pseudo::Ecalli(index) => Callee::Ecalli(index),
+                abi::Pseudo::HostR8 => Callee::HostR8,
+                abi::Pseudo::MemoryGrow => Callee::MemoryGrow,
+            }
         } else {
             return Err(unsupported(format!("a call to {callee:?}")));
         };

@@ -54,7 +54,7 @@ impl Layout {
         let mut top = Vec::new();
         let mut globals_size = 0u64;
         let grows = module
-            .get_function(abi::MEMORY_GROW)
+            .get_function(&abi::Pseudo::MemoryGrow.symbol())
             .is_some_and(|f| f.as_global_value().as_pointer_value().get_first_use().is_some());
         for global in module.get_globals() {
             let raw = RawValue::of(&global);

@@ -205,6 +205,35 @@ pub struct Module<'a> {
     pub start: Option<u32>,
     /// Why instantiation traps, if it does (an element or data segment out of bounds).
     pub instantiation_trap: Option<String>,
+    /// The type indices `call_indirect` uses, in order of first appearance.
+    pub indirect_types: Vec<u32>,
+}
+
+/// What the function bodies use that must be declared before any is translated.
+struct BodyUses {
+    /// Whether a body changes the table (`table.copy`, `table.init`).
+    mutates_table: bool,
+    /// The type indices of `call_indirect`, in order of first appearance.
+    indirect_types: Vec<u32>,
+}
+
+impl BodyUses {
+    fn scan(bodies: &[FunctionBody<'_>]) -> Result<Self> {
+        let mut uses = BodyUses { mutates_table: false, indirect_types: Vec::new() };
+        for body in bodies {
+            let mut reader = body.get_operators_reader()?;
+            while !reader.eof() {
+                match reader.read()? {
+                    Operator::TableCopy { .. } | Operator::TableInit { .. } => uses.mutates_table = true,
+                    Operator::CallIndirect { type_index, .. } if !uses.indirect_types.contains(&type_index) => {
+                        uses.indirect_types.push(type_index);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(uses)
+    }
 }
 
 impl<'a> Module<'a> {
@@ -380,12 +409,7 @@ impl<'a> Module<'a> {
             }
         }
 
-        let mutates_table = bodies.iter().any(|body| {
-            body.get_operators_reader().is_ok_and(|mut reader| {
-                std::iter::from_fn(|| (!reader.eof()).then(|| reader.read()))
-                    .any(|op| matches!(op, Ok(Operator::TableCopy { .. } | Operator::TableInit { .. })))
-            })
-        });
+        let uses = BodyUses::scan(&bodies)?;
         for (slot, body) in functions[imported_functions..].iter_mut().zip(bodies) {
             slot.body = Some(body);
         }
@@ -419,7 +443,7 @@ impl<'a> Module<'a> {
             }
             Table { entries, mutable: false, segments: all_segments }
         });
-        let table = table.map(|t| Table { mutable: mutates_table, ..t });
+        let table = table.map(|t| Table { mutable: uses.mutates_table, ..t });
         if table.is_none() && !element_segments.is_empty() {
             return Err(CompileError::new("element segments without a table"));
         }
@@ -446,6 +470,7 @@ impl<'a> Module<'a> {
             exports,
             start,
             instantiation_trap,
+            indirect_types: uses.indirect_types,
         })
     }
 

@@ -1,0 +1,372 @@
+//! The module environment: every LLVM declaration the translation of a WebAssembly module
+//! needs — functions, globals, data segments, the table, the pseudo functions of
+//! [`crate::abi`] and the intrinsics — made once, up front, before any body is translated.
+//! The environment is immutable afterwards; [`crate::wasm::translate`] and
+//! [`crate::wasm::ir`] only read it.
+
+use crate::abi::{self, Pseudo};
+use crate::error::{CompileError, Result};
+use crate::options::{EntryKind, Options};
+use crate::wasm::module::{DataPlacement, ExportKind, Module, Signature, ValType};
+use inkwell::attributes::AttributeLoc;
+use inkwell::builder::{Builder, BuilderError};
+use inkwell::context::Context;
+use inkwell::intrinsics::Intrinsic;
+use inkwell::module::Linkage;
+use inkwell::types::{BasicMetadataTypeEnum, BasicTypeEnum, FunctionType, IntType};
+use inkwell::values::{FunctionValue, GlobalValue, IntValue, PointerValue};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// The LLVM name of WebAssembly function `index` (also its label in the assembly).
+pub fn function_name(index: u32) -> String {
+    format!("wasm.func.{index}")
+}
+
+/// The LLVM name of mutable WebAssembly global `index`.
+pub fn global_name(index: u32) -> String {
+    format!("wasm.global.{index}")
+}
+
+/// Where a WebAssembly global lives.
+#[derive(Debug, Clone, Copy)]
+enum GlobalSlot<'c> {
+    /// An immutable global: its value.
+    Const(IntValue<'c>),
+    /// A mutable global: its LLVM global variable.
+    Var(GlobalValue<'c>),
+}
+
+/// A data segment as `memory.init` sees it.
+#[derive(Debug, Clone, Copy)]
+struct SegmentSlot<'c> {
+    contents: GlobalValue<'c>,
+    len: u64,
+    dropped: GlobalValue<'c>,
+}
+
+/// A table that functions change: its entries in memory (slot numbers, see
+/// [`crate::wasm::module::Table::addressable`]) and its element segments.
+#[derive(Debug, Clone)]
+pub struct MutableTable<'c> {
+    /// `[size x i32]`: the slot number of each entry (0: null).
+    pub entries: GlobalValue<'c>,
+    /// Number of entries.
+    pub size: u64,
+    /// Per element segment: its slot numbers (`[len x i32]`, constant) and a global
+    /// holding its current length (0 once dropped).
+    pub segments: Vec<(GlobalValue<'c>, GlobalValue<'c>)>,
+}
+
+/// Everything declared in the LLVM module for one WebAssembly module.
+pub struct ModuleEnv<'c> {
+    /// The LLVM context.
+    pub context: &'c Context,
+    /// The LLVM module.
+    pub module: inkwell::module::Module<'c>,
+    /// Compilation options.
+    pub options: Options,
+    /// `i1`.
+    pub bool: IntType<'c>,
+    /// `i8`.
+    pub i8: IntType<'c>,
+    /// `i32`.
+    pub i32: IntType<'c>,
+    /// `i64`.
+    pub i64: IntType<'c>,
+    /// One LLVM function per WebAssembly function (imports get small bodies in
+    /// [`crate::wasm::ir`]).
+    pub functions: Vec<FunctionValue<'c>>,
+    /// `llvm.trap`.
+    pub trap: FunctionValue<'c>,
+    /// `llvm.expect.i1`.
+    pub expect_i1: FunctionValue<'c>,
+    /// The `memory.grow` runtime routine.
+    pub memory_grow: FunctionValue<'c>,
+    /// The table, when functions change it.
+    pub mutable_table: Option<MutableTable<'c>>,
+    globals: Vec<GlobalSlot<'c>>,
+    memory: GlobalValue<'c>,
+    memory_pages: GlobalValue<'c>,
+    segments: Vec<SegmentSlot<'c>>,
+    signature_ids: HashMap<Signature, usize>,
+    call_indirect: HashMap<Signature, FunctionValue<'c>>,
+    extra_results: HashMap<(usize, u32), GlobalValue<'c>>,
+}
+
+impl<'c> ModuleEnv<'c> {
+    /// Declares everything `wasm` needs in a new LLVM module.
+    pub fn declare(context: &'c Context, wasm: &Module<'_>, options: &Options) -> Result<Self> {
+        let module = context.create_module("wasm");
+        let (bool, i8, i32, i64) = (context.bool_type(), context.i8_type(), context.i32_type(), context.i64_type());
+        let intrinsic = |name: &str, types: &[BasicTypeEnum<'c>]| {
+            Intrinsic::find(name)
+                .and_then(|i| i.get_declaration(&module, types))
+                .ok_or_else(|| CompileError::new(format!("LLVM lacks the intrinsic {name}")))
+        };
+        let trap = intrinsic("llvm.trap", &[])?;
+        let expect_i1 = intrinsic("llvm.expect", &[bool.into()])?;
+
+        // A zero-length array: LLVM may assume no address of it dereferenceable, so it
+        // never moves a load to where WebAssembly would not execute it.
+        let memory = module.add_global(i8.array_type(0), None, abi::MEMORY);
+        memory.set_linkage(Linkage::External);
+        let memory_pages = module.add_global(i32, None, abi::MEMORY_PAGES);
+        let initial_pages = wasm.memory.map_or(0, |m| m.initial);
+        memory_pages.set_initializer(&i32.const_int(initial_pages, false));
+        memory_pages.set_linkage(Linkage::External);
+        let memory_grow = module.add_function(
+            &Pseudo::MemoryGrow.symbol(),
+            i32.fn_type(&[i32.into()], false),
+            Some(Linkage::External),
+        );
+
+        let mut env = ModuleEnv {
+            context,
+            module,
+            options: options.clone(),
+            bool,
+            i8,
+            i32,
+            i64,
+            functions: Vec::new(),
+            trap,
+            expect_i1,
+            memory_grow,
+            mutable_table: None,
+            globals: Vec::new(),
+            memory,
+            memory_pages,
+            segments: Vec::new(),
+            signature_ids: HashMap::new(),
+            call_indirect: HashMap::new(),
+            extra_results: HashMap::new(),
+        };
+        env.declare_globals(wasm);
+        env.declare_segments(wasm);
+        env.declare_mutable_table(wasm);
+        env.declare_functions(wasm);
+        env.declare_signatures(wasm);
+        env.declare_extra_results(wasm);
+        Ok(env)
+    }
+
+    /// The integer type of `bits` bits (1..=64).
+    pub fn int_bits(&self, bits: u32) -> IntType<'c> {
+        match bits {
+            1 => self.bool,
+            8 => self.i8,
+            32 => self.i32,
+            64 => self.i64,
+            _ => self
+                .context
+                .custom_width_int_type(std::num::NonZeroU32::new(bits).expect("widths are positive"))
+                .expect("widths up to 64 are valid"),
+        }
+    }
+
+    /// The integer type that carries values of `ty`.
+    pub fn int_type(&self, ty: ValType) -> IntType<'c> {
+        if ty.bits() == 32 { self.i32 } else { self.i64 }
+    }
+
+    /// The LLVM type of a function with `signature`, after `leading` extra parameters.
+    pub fn function_type(&self, signature: &Signature, leading: &[BasicMetadataTypeEnum<'c>]) -> FunctionType<'c> {
+        let mut params: Vec<BasicMetadataTypeEnum<'c>> = leading.to_vec();
+        params.extend(signature.params.iter().map(|&t| BasicMetadataTypeEnum::from(self.int_type(t))));
+        match signature.results.first() {
+            Some(&t) => self.int_type(t).fn_type(&params, false),
+            None => self.context.void_type().fn_type(&params, false),
+        }
+    }
+
+    fn declare_globals(&mut self, wasm: &Module<'_>) {
+        for (index, global) in wasm.globals.iter().enumerate() {
+            let ty = self.int_type(global.ty);
+            let value = ty.const_int(wasm.global_initial_value(index as u32), false);
+            let slot = if global.mutable {
+                let g = self.module.add_global(ty, None, &global_name(index as u32));
+                g.set_initializer(&value);
+                // A test harness reads exported mutable globals from memory: keep them.
+                let exported = wasm.exports.iter().any(|e| e.kind == ExportKind::Global(index as u32));
+                let harness = self.options.entry == EntryKind::Harness;
+                g.set_linkage(if harness && exported { Linkage::External } else { Linkage::Internal });
+                GlobalSlot::Var(g)
+            } else {
+                GlobalSlot::Const(value)
+            };
+            self.globals.push(slot);
+        }
+    }
+
+    fn declare_segments(&mut self, wasm: &Module<'_>) {
+        for (index, segment) in wasm.data.iter().enumerate() {
+            let passive = matches!(segment.placement, DataPlacement::Passive);
+            let bytes: &[u8] = if passive { segment.bytes } else { &[] };
+            let contents = self.context.const_string(bytes, false);
+            let g = self.module.add_global(contents.get_type(), None, &format!("{}{index}", abi::SEGMENT_PREFIX));
+            g.set_initializer(&contents);
+            g.set_constant(true);
+            g.set_linkage(Linkage::Private);
+            let dropped = self.module.add_global(self.i8, None, &format!("{}{index}", abi::DROPPED_PREFIX));
+            // Active segments count as dropped once instantiation has copied them.
+            dropped.set_initializer(&self.i8.const_int(u64::from(!passive), false));
+            dropped.set_linkage(Linkage::Internal);
+            self.segments.push(SegmentSlot { contents: g, len: bytes.len() as u64, dropped });
+        }
+    }
+
+    fn declare_mutable_table(&mut self, wasm: &Module<'_>) {
+        let Some(table) = wasm.table.as_ref().filter(|t| t.mutable) else { return };
+        let addressable = table.addressable();
+        let slot = |f: &Option<u32>| f.map_or(0, |f| addressable.binary_search(&f).map_or(0, |k| k as u64 + 1));
+        let array = |items: &[Option<u32>]| {
+            let values: Vec<_> = items.iter().map(|f| self.i32.const_int(slot(f), false)).collect();
+            self.i32.const_array(&values)
+        };
+        let contents = array(&table.entries);
+        let entries = self.module.add_global(contents.get_type(), None, abi::TABLE);
+        entries.set_initializer(&contents);
+        entries.set_linkage(Linkage::Internal);
+        let mut segments = Vec::new();
+        for (index, (items, passive)) in table.segments.iter().enumerate() {
+            let contents = array(items);
+            let g = self.module.add_global(contents.get_type(), None, &format!("{}{index}", abi::ELEM_PREFIX));
+            g.set_initializer(&contents);
+            g.set_constant(true);
+            g.set_linkage(Linkage::Private);
+            let len = self.module.add_global(self.i32, None, &format!("{}{index}.len", abi::ELEM_PREFIX));
+            // Active and declared segments count as dropped once the module is instantiated.
+            len.set_initializer(&self.i32.const_int(if *passive { items.len() as u64 } else { 0 }, false));
+            len.set_linkage(Linkage::Internal);
+            segments.push((g, len));
+        }
+        self.mutable_table = Some(MutableTable { entries, size: table.entries.len() as u64, segments });
+    }
+
+    fn declare_functions(&mut self, wasm: &Module<'_>) {
+        let table_functions: HashSet<u32> = match &wasm.table {
+            Some(t) if t.mutable => t.addressable().into_iter().collect(),
+            _ => wasm.table.iter().flat_map(|t| t.entries.iter().flatten().copied()).collect(),
+        };
+        for (index, function) in wasm.functions.iter().enumerate() {
+            let signature = &wasm.types[function.type_index as usize];
+            let ty = self.function_type(signature, &[]);
+            // Functions reachable through the table keep their signature (external
+            // linkage), all others are internal so LLVM may inline, specialise or delete them.
+            let linkage = if table_functions.contains(&(index as u32)) { Linkage::External } else { Linkage::Internal };
+            let f = self.module.add_function(&function_name(index as u32), ty, Some(linkage));
+            // Turning self tail calls into loops would turn runaway recursion, which must
+            // exhaust the stack and trap, into an endless loop.
+            f.add_attribute(AttributeLoc::Function, self.context.create_string_attribute("disable-tail-calls", "true"));
+            self.functions.push(f);
+        }
+    }
+
+    /// Numbers the signatures `call_indirect` uses (in order of first use), then those of
+    /// the functions in the table, and declares a `call_indirect` pseudo function for each.
+    fn declare_signatures(&mut self, wasm: &Module<'_>) {
+        let table_functions: Vec<u32> = match &wasm.table {
+            Some(t) if t.mutable => t.addressable(),
+            Some(t) => t.entries.iter().flatten().copied().collect(),
+            None => Vec::new(),
+        };
+        let signatures = wasm
+            .indirect_types
+            .iter()
+            .map(|&t| &wasm.types[t as usize])
+            .chain(table_functions.iter().map(|&f| wasm.signature(f)));
+        for signature in signatures {
+            if self.signature_ids.contains_key(signature) {
+                continue;
+            }
+            let id = self.signature_ids.len();
+            self.signature_ids.insert(signature.clone(), id);
+            let ty = self.function_type(signature, &[self.i32.into()]);
+            let f = self.module.add_function(&Pseudo::CallIndirect(id).symbol(), ty, Some(Linkage::External));
+            self.call_indirect.insert(signature.clone(), f);
+        }
+    }
+
+    /// Declares the globals that carry results beyond the first, one per position and
+    /// width any signature needs.
+    fn declare_extra_results(&mut self, wasm: &Module<'_>) {
+        let needed: BTreeSet<(usize, u32)> = wasm
+            .types
+            .iter()
+            .flat_map(|s| s.results.iter().enumerate().skip(1).map(|(i, ty)| (i, ty.bits())))
+            .collect();
+        for (index, bits) in needed {
+            let int = self.int_bits(bits);
+            let g = self.module.add_global(int, None, &format!("{}{index}.{bits}", abi::EXTRA_RESULT_PREFIX));
+            g.set_initializer(&int.const_zero());
+            g.set_linkage(Linkage::Internal);
+            self.extra_results.insert((index, bits), g);
+        }
+    }
+
+    /// The pseudo function `pseudo` with type `ty`, declared on first use (LLVM's symbol
+    /// table is the only record of it).
+    pub fn pseudo(&self, pseudo: Pseudo, ty: FunctionType<'c>) -> FunctionValue<'c> {
+        let symbol = pseudo.symbol();
+        self.module
+            .get_function(&symbol)
+            .unwrap_or_else(|| self.module.add_function(&symbol, ty, Some(Linkage::External)))
+    }
+
+    /// The `call_indirect` pseudo function for `signature`.
+    pub fn call_indirect_pseudo(&self, signature: &Signature) -> FunctionValue<'c> {
+        self.call_indirect[signature]
+    }
+
+    /// The number identifying a signature structurally.
+    pub fn signature_id(&self, signature: &Signature) -> usize {
+        self.signature_ids[signature]
+    }
+
+    /// The global that carries result `index` (>= 1) of type `ty`.
+    pub fn extra_result(&self, index: usize, ty: ValType) -> PointerValue<'c> {
+        self.extra_results[&(index, ty.bits())].as_pointer_value()
+    }
+
+    /// The memory base pointer.
+    pub fn memory_base(&self) -> PointerValue<'c> {
+        self.memory.as_pointer_value().const_cast(self.i8.ptr_type(Default::default()))
+    }
+
+    /// The global holding the memory size in pages.
+    pub fn memory_pages(&self) -> PointerValue<'c> {
+        self.memory_pages.as_pointer_value()
+    }
+
+    /// Reads global `index`.
+    pub fn global_get(&self, builder: &Builder<'c>, index: u32) -> std::result::Result<IntValue<'c>, BuilderError> {
+        match self.globals[index as usize] {
+            GlobalSlot::Const(v) => Ok(v),
+            GlobalSlot::Var(g) => Ok(builder.build_load(g.as_pointer_value(), "")?.into_int_value()),
+        }
+    }
+
+    /// The storage of a mutable global.
+    pub fn global_slot(&self, index: u32) -> Option<PointerValue<'c>> {
+        match self.globals.get(index as usize)? {
+            GlobalSlot::Var(g) => Some(g.as_pointer_value()),
+            GlobalSlot::Const(_) => None,
+        }
+    }
+
+    /// A data segment: its contents, length and "dropped" flag.
+    pub fn passive_segment(&self, index: u32) -> Option<(PointerValue<'c>, u64, PointerValue<'c>)> {
+        let s = self.segments.get(index as usize)?;
+        let base = s.contents.as_pointer_value();
+        let bytes = self.context.i8_type().ptr_type(Default::default());
+        Some((base.const_cast(bytes), s.len, s.dropped.as_pointer_value()))
+    }
+
+    /// The overloaded intrinsic `name` for `bits`-bit integers (LLVM declares it once).
+    pub fn int_intrinsic(&self, name: &str, bits: u32) -> FunctionValue<'c> {
+        let ty = self.int_bits(bits);
+        Intrinsic::find(name)
+            .and_then(|i| i.get_declaration(&self.module, &[ty.into()]))
+            .expect("bit-manipulation intrinsics exist in every supported LLVM")
+    }
+}
