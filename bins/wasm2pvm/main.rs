@@ -39,6 +39,10 @@ struct Cli {
     /// Stack size in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     stack_size: u32,
+    /// Exported functions to enter at pc 0, 5, 10, … (default: `main`, else a service's
+    /// `refine` and `accumulate`, else `is_authorized`).
+    #[arg(long = "entry", value_name = "NAME[,NAME…]", value_delimiter = ',')]
+    entries: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -106,6 +110,7 @@ fn run(cli: &Cli) -> Result<(), String> {
         trap_floats: cli.trap_floats,
         strict_imports: cli.strict_imports,
         stack_size: cli.stack_size,
+        entries: cli.entries.clone(),
         ..Options::default()
     };
     for name in &cli.no_opt {

@@ -1,12 +1,13 @@
 //! What `jam-inspect` reports about a file: every header field, the jump table with the
 //! validity of each target, a disassembly listing with basic-block boundaries and labels,
-//! the metadata decoded when it has the JAM-SDK layout, and the findings that make the
-//! file invalid, each with its file offset. Rendered as text or as JSON.
+//! the metadata decoded when it has the JAM-SDK layout, the entry slots of a JAM service
+//! (a `jump` at pc 0, 5, …), and the findings that make the file invalid, each with its
+//! file offset. Rendered as text or as JSON.
 
 use crate::disasm::{Listed, label_name, listing};
 use pvm_isa::blob::Finding;
 use pvm_isa::container::{InputForm, Parsed, parse_file};
-use pvm_isa::{DecodeError, Metadata};
+use pvm_isa::{DecodeError, Metadata, Opcode};
 use serde_json::{Value as Json, json};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -26,6 +27,39 @@ pub struct Report<'a> {
     pub targets: BTreeSet<u32>,
     /// Everything that makes the file invalid.
     pub findings: Vec<Finding>,
+    /// The entry slots of a JAM service: `(pc, target)` for each `jump` at pc 0, 5, 10, …
+    /// in a row (`../shared/docs/jam-services.md`).
+    pub entry_slots: Vec<(u32, u32)>,
+}
+
+/// Bytes per entry slot.
+const ENTRY_SLOT_SIZE: u32 = 5;
+
+/// The `jump`s at pc 0, 5, 10, … in a row, with their targets.
+fn entry_slots(listing: &[Listed]) -> Vec<(u32, u32)> {
+    let mut slots = Vec::new();
+    for l in listing.iter().filter(|l| l.is_start) {
+        let pc = ENTRY_SLOT_SIZE * slots.len() as u32;
+        if l.pc < pc {
+            continue;
+        }
+        match l.instruction {
+            Some(i) if l.pc == pc && i.opcode == Opcode::Jump => {
+                slots.push((pc, i.args.target().expect("a jump has a target")));
+            }
+            _ => break,
+        }
+    }
+    slots
+}
+
+/// What the JAM conventions enter at an entry slot's pc.
+fn entry_role(pc: u32) -> &'static str {
+    match pc {
+        0 => " (refine, is_authorized)",
+        5 => " (accumulate)",
+        _ => "",
+    }
 }
 
 /// Inspects `bytes` read as `form`.
@@ -36,7 +70,8 @@ pub fn inspect(bytes: &[u8], form: InputForm) -> Result<Report<'_>, DecodeError>
     let mut targets: BTreeSet<u32> = parsed.blob.jump_table().filter_map(|t| u32::try_from(t).ok()).collect();
     targets.extend(listing.iter().filter_map(|l| l.instruction.and_then(|i| i.args.target())));
     let findings = parsed.blob.findings();
-    Ok(Report { parsed, file_len: bytes.len(), listing, block_starts, targets, findings })
+    let entry_slots = entry_slots(&listing);
+    Ok(Report { parsed, file_len: bytes.len(), listing, block_starts, targets, findings, entry_slots })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -128,6 +163,12 @@ impl Report<'_> {
                 let _ = writeln!(out, "  [{i}] address {} -> {t} ({verdict})", 2 * (i + 1));
             }
         }
+        if !self.entry_slots.is_empty() {
+            let _ = writeln!(out, "entry slots:");
+            for &(pc, target) in &self.entry_slots {
+                let _ = writeln!(out, "  pc {pc}{}: jump to {}", entry_role(pc), label_name(target));
+            }
+        }
         let _ = writeln!(out, "disassembly:");
         for l in &self.listing {
             if self.is_block_start(l.pc) && l.pc != 0 {
@@ -204,6 +245,7 @@ impl Report<'_> {
                 "block_start": self.is_block_start(l.pc),
                 "label": (self.targets.contains(&l.pc) && l.is_start).then(|| label_name(l.pc)),
             })).collect::<Vec<_>>(),
+            "entry_slots": self.entry_slots.iter().map(|&(pc, target)| json!({"pc": pc, "target": target})).collect::<Vec<_>>(),
             "valid": self.is_valid(),
             "findings": self.findings.iter().map(|f| json!({"offset": f.offset, "message": f.message})).collect::<Vec<_>>(),
         })

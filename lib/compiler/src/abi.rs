@@ -23,8 +23,24 @@ pub const TABLE: &str = "__pvm.table";
 /// their current lengths (`.len`).
 pub const ELEM_PREFIX: &str = "__pvm.elem.";
 /// The program entry: `i64 entry(i64 args_address, i64 args_length)`, returning the result
-/// as `start | end << 32` (PVM addresses; the result is memory `[start, end)`).
+/// as `start | end << 32` (PVM addresses; the result is memory `[start, end)`). A program
+/// with several entry points has one such function per slot: [`entry_function`].
 pub const ENTRY: &str = "__pvm_entry";
+/// Bytes of code per entry slot: slot `k` starts at pc `ENTRY_SLOT_SIZE · k`.
+pub const ENTRY_SLOT_SIZE: u32 = 5;
+
+/// The entry function of slot `slot`: [`ENTRY`] for slot 0, `ENTRY.k` for slot k.
+pub fn entry_function(slot: usize) -> String {
+    if slot == 0 { ENTRY.to_string() } else { format!("{ENTRY}.{slot}") }
+}
+
+/// The slot of an entry function, `None` for any other function.
+pub fn entry_slot(name: &str) -> Option<usize> {
+    match name.strip_prefix(ENTRY)? {
+        "" => Some(0),
+        rest => rest.strip_prefix('.')?.parse().ok(),
+    }
+}
 
 /// Host-call index the test harness entry uses to ask for the next call.
 pub const HARNESS_ECALLI: u32 = 0x7fff_fff0;

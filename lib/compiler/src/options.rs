@@ -158,6 +158,9 @@ pub struct Options {
     pub stack_size: u32,
     /// What the program does when it starts.
     pub entry: EntryKind,
+    /// The exported functions entered at pc 0, 5, 10, … (`--entry`); empty for the
+    /// conventions of [`crate::wasm::entries`].
+    pub entries: Vec<String>,
     /// With `trap_floats`: make each float trap a host call with this index first, so a
     /// test harness can tell float traps from WebAssembly traps.
     pub float_trap_host_call: Option<u32>,
@@ -166,7 +169,9 @@ pub struct Options {
 /// What a compiled program runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum EntryKind {
-    /// The start function, then the exported `main` (see `docs/abi.md`).
+    /// The start function, then the exported entry function of the slot the program
+    /// starts at: `main`, a service's `refine` and `accumulate`, or those of `entries`
+    /// (see `docs/abi.md`).
     #[default]
     Main,
     /// A test harness: the start function, then a loop that asks the host (with
@@ -188,6 +193,7 @@ impl Default for Options {
             imported_table_size: None,
             stack_size: 64 * 1024,
             entry: EntryKind::Main,
+            entries: Vec::new(),
             float_trap_host_call: None,
         }
     }

@@ -16,10 +16,10 @@ use inkwell::types::AnyTypeEnum;
 use inkwell::values::{BasicValueEnum, FunctionValue, InstructionOpcode, InstructionValue};
 use std::collections::HashMap;
 
-/// Imports every function with a body; the entry function comes first.
+/// Imports every function with a body; the entry functions come first, in slot order.
 pub fn import(module: &Module<'_>, layout: &Layout, td: &TargetData) -> Result<lir::Module> {
     let mut functions: Vec<FunctionValue<'_>> = module.get_functions().filter(|f| f.count_basic_blocks() > 0).collect();
-    functions.sort_by_key(|f| f.get_name().to_str() != Ok(abi::ENTRY));
+    functions.sort_by_key(|f| f.get_name().to_str().ok().and_then(abi::entry_slot).unwrap_or(usize::MAX));
     let ids: HashMap<String, usize> =
         functions.iter().enumerate().map(|(i, f)| (f.get_name().to_string_lossy().into_owned(), i)).collect();
     let lookup = |name: &str| layout.address(name);

@@ -108,14 +108,15 @@ pub fn compile(
         validate_ssa: cfg!(debug_assertions),
         algorithm: regalloc2::Algorithm::Ion,
     };
-    let mut items = Vec::new();
+    let mut items = entry_slots(lir.functions.iter().filter(|f| abi::entry_slot(&f.name).is_some()).count());
     let mut aliases: HashMap<String, String> = HashMap::new();
     // (label where each function's code starts, its name), for the symbol map.
     let mut functions: Vec<(String, String)> = Vec::new();
-    for (index, function) in lir.functions.iter().enumerate() {
+    for function in &lir.functions {
         let name = facts.function_names.get(&function.name).unwrap_or(&function.name);
         let mut start = function.name.clone();
-        let mfunction = isel::select(function, index == 0, &mut info).map_err(|e| e.in_function(&function.name))?;
+        let is_entry = abi::entry_slot(&function.name).is_some();
+        let mfunction = isel::select(function, is_entry, &mut info).map_err(|e| e.in_function(&function.name))?;
         let allocation = regalloc2::run(&mfunction, &env, &options).map_err(|e| {
             CompileError::new(format!("internal error: register allocation failed: {e:?}")).in_function(&function.name)
         })?;
@@ -179,6 +180,21 @@ pub fn compile(
         functions,
     };
     Ok((program, layout))
+}
+
+/// With several entry functions, the code starts with one slot per entry: a `jump` with a
+/// 4-byte offset, 5 bytes, so slot `k` is at pc `5·k` (`abi::ENTRY_SLOT_SIZE`). A single
+/// entry function starts at pc 0 itself.
+fn entry_slots(count: usize) -> Vec<Item> {
+    if count < 2 {
+        return Vec::new();
+    }
+    (0..count)
+        .map(|slot| {
+            let target = Operand::Target { target: Target::Label(abi::entry_function(slot)), width: Some(4) };
+            Item::Instruction(pvm_asm::AsmInstruction::new(pvm_isa::Opcode::Jump, vec![target]))
+        })
+        .collect()
 }
 
 fn is_function_label(label: &str, names: &[String]) -> bool {

@@ -1,10 +1,12 @@
 //! The LLVM module built from a WebAssembly module: the declarations of
 //! [`crate::wasm::env`], every function body ([`crate::wasm::translate`]), the lowering
-//! of imports, and the program entry that calls the start function and `main`.
+//! of imports, and the program entries that call the start function and `main` (or the
+//! entry functions of a JAM service, [`crate::wasm::entries`]).
 
 use crate::abi::{self, Pseudo};
 use crate::error::{CompileError, Result};
 use crate::options::{EntryKind, ImportAction, Options};
+use crate::wasm::entries::{self, EntryExport};
 use crate::wasm::env::ModuleEnv;
 use crate::wasm::module::{Module, Signature, ValType};
 use crate::wasm::translate::FunctionTranslator;
@@ -35,7 +37,7 @@ impl<'c> IrModule<'c> {
         }
         let mut ir = IrModule { env, warnings: Vec::new() };
         ir.lower_imports(wasm)?;
-        ir.build_entry(wasm)?;
+        ir.build_entries(wasm)?;
         Ok(ir)
     }
 
@@ -126,14 +128,28 @@ impl<'c> IrModule<'c> {
         Ok(())
     }
 
-    /// The program entry: instantiation checks, the start function, `main`, and the
+    /// The program's entry functions, one per entry slot (see [`crate::wasm::entries`]);
+    /// the test harness has one.
+    fn build_entries(&mut self, wasm: &Module<'_>) -> Result<()> {
+        if self.env.options.entry == EntryKind::Harness {
+            return self.build_entry(wasm, 0, None);
+        }
+        for (slot, export) in entries::entry_exports(wasm, &self.env.options.entries)?.iter().enumerate() {
+            self.build_entry(wasm, slot, export.as_ref())?;
+        }
+        Ok(())
+    }
+
+    /// The entry function of `slot`: instantiation checks, the start function, the
+    /// exported function (or the harness loop; a trap for a slot without one), and the
     /// conversion of its result into PVM addresses.
-    fn build_entry(&mut self, wasm: &Module<'_>) -> Result<()> {
+    fn build_entry(&mut self, wasm: &Module<'_>, slot: usize, export: Option<&EntryExport>) -> Result<()> {
         let ty = self.env.i64.fn_type(&[self.env.i64.into(), self.env.i64.into()], false);
-        let entry = self.env.module.add_function(abi::ENTRY, ty, Some(Linkage::External));
+        let entry = self.env.module.add_function(&abi::entry_function(slot), ty, Some(Linkage::External));
         let builder = self.env.context.create_builder();
         builder.position_at_end(self.env.context.append_basic_block(entry, "entry"));
-        if wasm.instantiation_trap.is_some() {
+        let harness = self.env.options.entry == EntryKind::Harness;
+        if wasm.instantiation_trap.is_some() || (export.is_none() && !harness) {
             builder.build_call(self.env.trap, &[], "").map_err(llvm)?;
             builder.build_unreachable().map_err(llvm)?;
             return Ok(());
@@ -141,15 +157,15 @@ impl<'c> IrModule<'c> {
         if let Some(start) = wasm.start {
             builder.build_call(self.env.functions[start as usize], &[], "").map_err(llvm)?;
         }
-        if self.env.options.entry == EntryKind::Harness {
+        let Some(EntryExport { name, function: main }) = export.filter(|_| !harness) else {
             return self.build_harness_loop(wasm, entry, &builder);
-        }
-        let main = wasm
-            .exported_function("main")
-            .ok_or_else(|| CompileError::new("the module exports no function named main"))?;
+        };
+        let main = *main;
+        let mistyped =
+            || CompileError::new(format!("{name} must take (args_ptr: i32, args_len: i32) and return i64 or nothing"));
         let signature = wasm.signature(main).clone();
         if signature.params != [ValType::I32, ValType::I32] {
-            return Err(CompileError::new("main must take (args_ptr: i32, args_len: i32) and return i64 or nothing"));
+            return Err(mistyped());
         }
         let base = self.env.memory_base().const_to_int(self.env.i32);
         // The standard program initialisation always puts the arguments at ARGS_START.
@@ -180,11 +196,7 @@ impl<'c> IrModule<'c> {
                 };
                 (read("result_ptr")?, read("result_len")?)
             }
-            _ => {
-                return Err(CompileError::new(
-                    "main must take (args_ptr: i32, args_len: i32) and return i64 or nothing",
-                ));
-            }
+            _ => return Err(mistyped()),
         };
         let start = builder.build_int_add(pointer, base, "").map_err(llvm)?;
         let end = builder.build_int_add(start, length, "").map_err(llvm)?;

@@ -1,7 +1,8 @@
 //! The WebAssembly front end: validation and declarations ([`module`]), the LLVM
-//! declarations of a module ([`env`]), the LLVM module ([`ir`]) and the translation of
-//! function bodies ([`translate`]).
+//! declarations of a module ([`env`]), the LLVM module ([`ir`]), the translation of
+//! function bodies ([`translate`]) and the choice of entry points ([`entries`]).
 
+pub mod entries;
 pub mod env;
 pub mod ir;
 pub mod module;

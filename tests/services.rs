@@ -1,0 +1,222 @@
+//! JAM services: entry points laid out at pc 0, 5, 10, … (the JAM conventions and
+//! `--entry`), each run on our runner and on the reference at its pc.
+
+mod support;
+
+use pvm_compiler::Options;
+use pvm_runner::{InputForm, Instance, LogHost};
+use support::{RunResult, compile_jam, hex, node_batch};
+
+const GAS: i64 = 1_000_000;
+
+/// A module whose exports return the text given for each, from memory; a start function
+/// writes `!` at address 0, which each result includes, so every entry runs it.
+fn module(exports: &[(&str, &str)]) -> String {
+    let mut data = String::new();
+    let mut functions = String::new();
+    let mut at = 16;
+    for (name, text) in exports {
+        data.push_str(&format!("(data (i32.const {at}) \"{text}\")\n"));
+        // The result: `text` then the byte at 0 — placed after it by the entry itself.
+        functions.push_str(&format!(
+            "(func (export \"{name}\") (param i32 i32) (result i64)
+               (i32.store8 (i32.const {end}) (i32.load8_u (i32.const 0)))
+               (i64.or (i64.const {at}) (i64.shl (i64.const {len}) (i64.const 32))))\n",
+            end = at + text.len(),
+            len = text.len() + 1,
+        ));
+        at += text.len() + 1;
+    }
+    format!(
+        "(module (memory 1) {data} (func $start (i32.store8 (i32.const 0) (i32.const 33))) (start $start) {functions})"
+    )
+}
+
+fn compile(source: &str, entries: &[&str]) -> Result<(Vec<u8>, pvm_compiler::Compiled), String> {
+    let options = Options { entries: entries.iter().map(|e| e.to_string()).collect(), ..Options::default() };
+    compile_jam(source.as_bytes(), &options)
+}
+
+fn run_ours(jam: &[u8], pc: u32, args: &[u8]) -> RunResult {
+    let mut vm = Instance::load(jam, InputForm::Jam, args, GAS).unwrap();
+    vm.set_pc(pc);
+    let status = vm.run_with_host(&mut LogHost { out: std::io::sink() });
+    let result = if status == pvm_runner::Status::Halt { vm.result() } else { Vec::new() };
+    RunResult {
+        status: status.code(),
+        exit_code: vm.exit_code(status),
+        pc: vm.pc(),
+        gas: vm.state().gas(),
+        registers: vm.state().regs().to_vec(),
+        result: hex(&result),
+    }
+}
+
+/// Runs `jam` at each pc on the reference; the outcomes of `run_ours` must be the same.
+fn assert_reference_agrees(jam: &[u8], runs: &[(u32, &[u8])]) {
+    let jobs: Vec<serde_json::Value> = runs
+        .iter()
+        .map(|(pc, args)| {
+            serde_json::json!({"program": hex(jam), "args": hex(args), "gas": GAS.to_string(), "form": "jam", "pc": pc})
+        })
+        .collect();
+    let reference = node_batch("run-batch.mjs", &serde_json::Value::Array(jobs));
+    for ((pc, args), r) in runs.iter().zip(reference) {
+        let ours = run_ours(jam, *pc, args);
+        assert_eq!(ours.status as u64, r["status"], "pc {pc}: status");
+        assert_eq!(ours.pc as u64, r["pc"], "pc {pc}: final pc");
+        assert_eq!(ours.gas.to_string(), r["gas"], "pc {pc}: gas");
+        assert_eq!(ours.result, r["result"], "pc {pc}: result");
+        let registers: Vec<String> = ours.registers.iter().map(u64::to_string).collect();
+        assert_eq!(serde_json::json!(registers), r["registers"], "pc {pc}: registers");
+    }
+}
+
+/// With several entries, the first `5·count` code bytes are one `jump` with a 4-byte
+/// offset per slot, to an instruction start; a single entry starts at pc 0 itself.
+/// Returns the slots' targets.
+fn assert_slots(compiled: &pvm_compiler::Compiled, jam: &[u8], count: usize) -> Vec<i64> {
+    let parsed = pvm_asm::parse_file(jam, pvm_asm::InputForm::Jam).unwrap();
+    let mut targets = Vec::new();
+    for slot in (0..count).filter(|_| count > 1) {
+        let pc = 5 * slot;
+        let bytes = &parsed.blob.code[pc..pc + 5];
+        assert_eq!(bytes[0], pvm_isa::Opcode::Jump as u8, "slot {slot}: {}", hex(bytes));
+        let target = pc as i64 + i64::from(i32::from_le_bytes(bytes[1..].try_into().unwrap()));
+        let listing = pvm_asm::disasm::listing(&parsed.blob);
+        assert!(listing.iter().any(|l| l.pc as i64 == target && l.is_start), "slot {slot} target {target}");
+        targets.push(target);
+    }
+    let first_label = compiled.program.items.iter().find_map(|i| match i {
+        pvm_asm::Item::Label(l) => Some(l.as_str()),
+        _ => None,
+    });
+    if count == 1 {
+        assert_eq!(first_label, Some(pvm_compiler::abi::ENTRY), "a single entry starts at pc 0 itself");
+    }
+    targets
+}
+
+#[test]
+fn a_single_entry_starts_at_pc_0() {
+    for (exports, entries, expected) in [
+        (&[("main", "main")][..], &[][..], "6d61696e21"),
+        (&[("is_authorized", "auth")][..], &[][..], "6175746821"),
+        (&[("main", "main"), ("refine", "ref"), ("accumulate", "acc")][..], &[][..], "6d61696e21"),
+        (&[("refine", "ref")][..], &[][..], "72656621"),
+        (&[("refine", "ref"), ("accumulate", "acc")][..], &["accumulate"][..], "61636321"),
+    ] {
+        let (jam, compiled) = compile(&module(exports), entries).unwrap();
+        assert_slots(&compiled, &jam, 1);
+        let ours = run_ours(&jam, 0, &[]);
+        assert_eq!((ours.status, ours.result.as_str()), (0, expected), "{exports:?} {entries:?}");
+        assert_reference_agrees(&jam, &[(0, &[])]);
+    }
+}
+
+#[test]
+fn a_service_enters_refine_at_0_and_accumulate_at_5() {
+    let (jam, compiled) = compile(&module(&[("accumulate", "acc"), ("refine", "ref")]), &[]).unwrap();
+    let targets = assert_slots(&compiled, &jam, 2);
+    let path = support::scratch_dir("services").join("service.jam");
+    std::fs::write(&path, &jam).unwrap();
+    let out = assert_cmd::Command::cargo_bin("jam-inspect").unwrap().arg(&path).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let expected = format!(
+        "entry slots:\n  pc 0 (refine, is_authorized): jump to L{}\n  pc 5 (accumulate): jump to L{}\ndisassembly:\n",
+        targets[0], targets[1]
+    );
+    assert!(text.contains(&expected), "{text}");
+    assert_eq!(run_ours(&jam, 0, &[1, 2]).result, "72656621");
+    assert_eq!(run_ours(&jam, 5, &[1, 2]).result, "61636321");
+    assert_reference_agrees(&jam, &[(0, &[1, 2]), (5, &[1, 2])]);
+    // A service without refine: pc 0 traps, pc 5 accumulates.
+    let (jam, compiled) = compile(&module(&[("accumulate", "acc")]), &[]).unwrap();
+    assert_slots(&compiled, &jam, 2);
+    assert_eq!(run_ours(&jam, 0, &[]).status, 1);
+    assert_eq!(run_ours(&jam, 5, &[]).result, "61636321");
+    assert_reference_agrees(&jam, &[(0, &[]), (5, &[])]);
+}
+
+#[test]
+fn entry_lists_lay_out_any_exports() {
+    let source = module(&[("a", "one"), ("b", "two"), ("c", "three")]);
+    let (jam, compiled) = compile(&source, &["c", "a", "b"]).unwrap();
+    assert_slots(&compiled, &jam, 3);
+    assert_eq!(run_ours(&jam, 0, &[]).result, "746872656521");
+    assert_eq!(run_ours(&jam, 5, &[]).result, "6f6e6521");
+    assert_eq!(run_ours(&jam, 10, &[]).result, "74776f21");
+    assert_reference_agrees(&jam, &[(0, &[]), (5, &[]), (10, &[])]);
+    let (jam, compiled) = compile(&source, &["b", "b"]).unwrap();
+    assert_slots(&compiled, &jam, 2);
+    assert_eq!(run_ours(&jam, 5, &[]).result, "74776f21");
+}
+
+#[test]
+fn entries_return_through_globals_too() {
+    let source = r#"(module (memory 1) (data (i32.const 8) "hi")
+        (global (export "result_ptr") (mut i32) (i32.const 0))
+        (global (export "result_len") (mut i32) (i32.const 0))
+        (func (export "refine") (param i32 i32) (global.set 0 (i32.const 8)) (global.set 1 (i32.const 2)))
+        (func (export "accumulate") (param i32 i32) (result i64)
+          (i64.or (i64.extend_i32_u (local.get 0)) (i64.shl (i64.extend_i32_u (local.get 1)) (i64.const 32)))))"#;
+    let (jam, _) = compile(source, &[]).unwrap();
+    assert_eq!(run_ours(&jam, 0, &[]).result, "6869");
+    // accumulate echoes its arguments.
+    assert_eq!(run_ours(&jam, 5, &[1, 2, 3]).result, "010203");
+    assert_reference_agrees(&jam, &[(0, &[]), (5, &[1, 2, 3])]);
+}
+
+#[test]
+fn missing_and_mistyped_entries_are_errors() {
+    let err = |source: &str, entries: &[&str]| compile(source, entries).err().unwrap();
+    assert_eq!(err(&module(&[("a", "x")]), &["a", "nope"]), "--entry nope: the module exports no function named nope");
+    assert_eq!(
+        err(&module(&[("a", "x")]), &[]),
+        "the module exports no function named main, nor a service's refine/accumulate or an authorizer's is_authorized (name others with --entry)"
+    );
+    assert_eq!(
+        err("(module (func (export \"refine\") (param i32)))", &[]),
+        "refine must take (args_ptr: i32, args_len: i32) and return i64 or nothing"
+    );
+    assert_eq!(
+        err(
+            "(module (func (export \"refine\") (param i32 i32)) (func (export \"accumulate\") (param i32 i32) (result i32) i32.const 0))",
+            &[]
+        ),
+        "accumulate must take (args_ptr: i32, args_len: i32) and return i64 or nothing"
+    );
+}
+
+#[test]
+fn wasm2pvm_entry_flag_and_pvm_run_pc() {
+    let dir = support::scratch_dir("services");
+    let wat = dir.join("three.wat");
+    std::fs::write(&wat, module(&[("a", "one"), ("b", "two"), ("c", "three")])).unwrap();
+    let asm = assert_cmd::Command::cargo_bin("wasm2pvm")
+        .unwrap()
+        .arg(&wat)
+        .args(["--entry", "c,a", "--entry", "b"])
+        .output()
+        .unwrap();
+    assert!(asm.status.success(), "{}", String::from_utf8_lossy(&asm.stderr));
+    let jam = assert_cmd::Command::cargo_bin("jam-pack").unwrap().write_stdin(asm.stdout).output().unwrap().stdout;
+    let path = dir.join("three.jam");
+    std::fs::write(&path, &jam).unwrap();
+    for (pc, result) in [("0", "746872656521"), ("5", "6f6e6521"), ("10", "74776f21")] {
+        let out = assert_cmd::Command::cargo_bin("pvm-run")
+            .unwrap()
+            .arg(&path)
+            .args(["--pc", pc, "--json"])
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!((json["status"].as_str(), json["result"].as_str()), (Some("HALT"), Some(result)), "pc {pc}");
+    }
+    let out = assert_cmd::Command::cargo_bin("wasm2pvm").unwrap().arg(&wat).args(["--entry", "a,zz"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("wasm2pvm: {}: --entry zz: the module exports no function named zz\n", wat.display())
+    );
+}
