@@ -2,7 +2,7 @@
 //! the import map, the anan-as interpreter (`compiler.wasm`) compiled to a `.jam` that
 //! `jam-inspect` finds valid (its compile time is a benchmark: `scripts/bench-compile.sh`),
 //! every optimisation switched off on its own, and bad input — invalid or
-//! truncated modules, unsupported proposals, floats without `--trap-floats`, bad import
+//! truncated modules, unsupported proposals, bad import
 //! maps, bad flags: one line naming the file, the place and the reason, never a panic.
 
 mod support;
@@ -112,19 +112,22 @@ fn bad_input_gets_one_line_errors() {
         fails(&[], b"(module (func (drop (v128.const i64x2 1 2))))"),
         "wasm2pvm: <stdin>: offset 0x17: unsupported WebAssembly feature: SIMD support is not enabled\n"
     );
-    assert_eq!(
-        fails(&[], b"(module (func $calc (drop (f32.add (f32.const 1) (f32.const 2)))))"),
-        "wasm2pvm: <stdin>: offset 0x21: function calc: floating-point operator f32.add is not supported \
-         (use --trap-floats to compile it to a trap)\n"
-    );
-    let floats = b"(module (func (export \"main\") (param i32 i32) (result i64) \
-                   (drop (f32.add (f32.const 1) (f32.const 2))) (i64.const 0)))";
-    let (code, asm, err) = wasm2pvm(&["--trap-floats"], floats);
-    assert_eq!(code, Some(0), "{err}");
-    // The float operator became a trap: main panics instead of halting.
-    let jam = Command::cargo_bin("jam-pack").unwrap().write_stdin(asm).output().unwrap().stdout;
-    let path = file("floats.jam", &jam);
-    let run = Command::cargo_bin("pvm-run").unwrap().arg(&path).output().unwrap();
+    let floats = b"(module (memory 1) (func (export \"main\") (param i32 i32) (result i64) \
+                   (f32.store (i32.const 0) (f32.add (f32.const 1) (f32.const 2))) (i64.const 0x400000000)))";
+    let run_floats = |flags: &[&str], name: &str| {
+        let (code, asm, err) = wasm2pvm(flags, floats);
+        assert_eq!(code, Some(0), "{err}");
+        let jam = Command::cargo_bin("jam-pack").unwrap().write_stdin(asm).output().unwrap().stdout;
+        let path = file(name, &jam);
+        Command::cargo_bin("pvm-run").unwrap().arg(&path).output().unwrap()
+    };
+    // Floats are software routines by default: 1 + 2 is 3.0 (0x40400000).
+    let run = run_floats(&[], "floats.jam");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("Result: [0x00004040]"), "{stdout}");
+    // With --trap-floats the float operator is a trap: main panics instead of halting.
+    let run = run_floats(&["--trap-floats"], "trapped.jam");
     assert_eq!(run.status.code(), Some(10), "{}", String::from_utf8_lossy(&run.stdout));
     let map = file("bad.map", b"env.log = jump\n");
     assert_eq!(

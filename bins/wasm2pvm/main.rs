@@ -27,7 +27,7 @@ struct Cli {
     /// Switch an optimisation off (repeatable; `all` for every one); see docs/optimizations.md.
     #[arg(long = "no-opt", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(optimization_names()))]
     no_opt: Vec<String>,
-    /// Compile floating-point arithmetic to traps instead of rejecting it.
+    /// Compile floating-point arithmetic to traps instead of software routines (smaller code).
     #[arg(long)]
     trap_floats: bool,
     /// Import map: lines of `module.field = trap | nop | ecalli N`.

@@ -141,7 +141,7 @@ pub struct Options {
     pub opt_level: OptLevel,
     /// The optimisations switched on.
     pub optimizations: Optimizations,
-    /// Compile floating-point arithmetic to traps instead of rejecting it.
+    /// Compile floating-point arithmetic to traps instead of software routines.
     pub trap_floats: bool,
     /// Reject imports that neither the import map nor the built-in conventions know.
     pub strict_imports: bool,

@@ -8,6 +8,7 @@ use crate::abi::{self, Pseudo};
 use crate::error::{CompileError, Result};
 use crate::options::{EntryKind, Options};
 use crate::wasm::module::{DataPlacement, ExportKind, Module, Signature, ValType};
+use crate::wasm::softfloat;
 use inkwell::attributes::AttributeLoc;
 use inkwell::builder::{Builder, BuilderError};
 use inkwell::context::Context;
@@ -57,6 +58,18 @@ pub struct MutableTable<'c> {
     pub segments: Vec<(GlobalValue<'c>, GlobalValue<'c>)>,
 }
 
+/// The float routines a program uses ([`crate::wasm::softfloat`]), declared as internal
+/// functions of its LLVM module.
+pub struct FloatRoutines<'c> {
+    /// The routines as the front end reads them.
+    pub module: Module<'static>,
+    /// The LLVM function of each routine the program needs (directly or through
+    /// another routine), by function index of [`FloatRoutines::module`].
+    pub functions: Vec<Option<FunctionValue<'c>>>,
+    /// The routine of each float operator the program uses, by text-format name.
+    by_operator: HashMap<String, FunctionValue<'c>>,
+}
+
 /// Everything declared in the LLVM module for one WebAssembly module.
 pub struct ModuleEnv<'c> {
     /// The LLVM context.
@@ -91,6 +104,9 @@ pub struct ModuleEnv<'c> {
     signature_ids: HashMap<Signature, usize>,
     call_indirect: HashMap<Signature, FunctionValue<'c>>,
     extra_results: HashMap<(usize, u32), GlobalValue<'c>>,
+    /// The float routines, when the program has float arithmetic (and floats do not
+    /// trap).
+    pub float_routines: Option<FloatRoutines<'c>>,
 }
 
 impl<'c> ModuleEnv<'c> {
@@ -140,6 +156,7 @@ impl<'c> ModuleEnv<'c> {
             signature_ids: HashMap::new(),
             call_indirect: HashMap::new(),
             extra_results: HashMap::new(),
+            float_routines: None,
         };
         env.declare_globals(wasm);
         env.declare_segments(wasm);
@@ -147,6 +164,7 @@ impl<'c> ModuleEnv<'c> {
         env.declare_functions(wasm);
         env.declare_signatures(wasm);
         env.declare_extra_results(wasm);
+        env.declare_float_routines(wasm)?;
         Ok(env)
     }
 
@@ -302,6 +320,51 @@ impl<'c> ModuleEnv<'c> {
             g.set_linkage(Linkage::Internal);
             self.extra_results.insert((index, bits), g);
         }
+    }
+
+    /// Declares the routines of the float operators `wasm` uses and of every routine
+    /// they call.
+    fn declare_float_routines(&mut self, wasm: &Module<'_>) -> Result<()> {
+        if wasm.float_operators.is_empty() || self.options.trap_floats {
+            return Ok(());
+        }
+        let module = softfloat::module()?;
+        let mut needed: Vec<u32> = Vec::new();
+        for name in &wasm.float_operators {
+            let index = module
+                .exported_function(name)
+                .ok_or_else(|| CompileError::new(format!("internal error: no float routine for {name}")))?;
+            needed.push(index);
+        }
+        let mut functions = vec![None; module.functions.len()];
+        while let Some(index) = needed.pop() {
+            if functions[index as usize].is_some() {
+                continue;
+            }
+            let function = &module.functions[index as usize];
+            let ty = self.function_type(module.signature(index), &[]);
+            let f = self.module.add_function(&format!("softfloat.{}", function.name), ty, Some(Linkage::Internal));
+            functions[index as usize] = Some(f);
+            let body = function.body.as_ref().expect("routines are defined functions");
+            let mut reader = body.get_operators_reader()?;
+            while !reader.eof() {
+                if let wasmparser::Operator::Call { function_index } = reader.read()? {
+                    needed.push(function_index);
+                }
+            }
+        }
+        let by_operator = wasm
+            .float_operators
+            .iter()
+            .filter_map(|name| Some((name.clone(), functions[module.exported_function(name)? as usize]?)))
+            .collect();
+        self.float_routines = Some(FloatRoutines { module, functions, by_operator });
+        Ok(())
+    }
+
+    /// The routine of the float operator named `name` (`f32.add`, ...).
+    pub fn float_routine(&self, name: &str) -> Option<FunctionValue<'c>> {
+        self.float_routines.as_ref()?.by_operator.get(name).copied()
     }
 
     /// The pseudo function `pseudo` with type `ty`, declared on first use (LLVM's symbol

@@ -9,7 +9,7 @@ use crate::options::{EntryKind, ImportAction, Options};
 use crate::wasm::entries::{self, EntryExport};
 use crate::wasm::env::ModuleEnv;
 use crate::wasm::module::{Module, Signature, ValType};
-use crate::wasm::translate::FunctionTranslator;
+use crate::wasm::translate::{Callees, FunctionTranslator};
 use inkwell::builder::{Builder, BuilderError};
 use inkwell::context::Context;
 use inkwell::module::Linkage;
@@ -33,7 +33,15 @@ impl<'c> IrModule<'c> {
     pub fn build(context: &'c Context, wasm: &Module<'_>, options: &Options) -> Result<Self> {
         let env = ModuleEnv::declare(context, wasm, options)?;
         for index in wasm.imported_functions..wasm.functions.len() {
-            FunctionTranslator::translate(&env, wasm, index as u32)?;
+            FunctionTranslator::translate(&env, wasm, Callees::Program(&env.functions), index as u32)?;
+        }
+        if let Some(routines) = &env.float_routines {
+            for (index, function) in routines.functions.iter().enumerate() {
+                if function.is_some() {
+                    let callees = Callees::Routines(&routines.functions);
+                    FunctionTranslator::translate(&env, &routines.module, callees, index as u32)?;
+                }
+            }
         }
         let mut ir = IrModule { env, warnings: Vec::new() };
         ir.lower_imports(wasm)?;

@@ -1,9 +1,11 @@
 //! The WebAssembly front end: validation and declarations ([`module`]), the LLVM
 //! declarations of a module ([`env`]), the LLVM module ([`ir`]), the translation of
-//! function bodies ([`translate`]) and the choice of entry points ([`entries`]).
+//! function bodies ([`translate`]), the float routines ([`softfloat`]) and the choice of
+//! entry points ([`entries`]).
 
 pub mod entries;
 pub mod env;
 pub mod ir;
 pub mod module;
+pub mod softfloat;
 pub mod translate;

@@ -3,14 +3,14 @@
 //! and its static contents, data segments, exports, start function, names).
 
 use crate::error::{CompileError, Result};
-use std::collections::HashMap;
+use crate::wasm::translate::{float_operator_shape, operator_name};
+use std::collections::{BTreeSet, HashMap};
 use wasmparser::{
     CompositeInnerType, ConstExpr, DataKind, ElementItems, ElementKind, ExternalKind, FunctionBody, Name, Operator,
     Parser, Payload, TypeRef, Validator, WasmFeatures,
 };
 
-/// The WebAssembly features the compiler accepts (floats only as far as `--trap-floats`
-/// turns them into traps).
+/// The WebAssembly features the compiler accepts.
 pub fn supported_features() -> WasmFeatures {
     WasmFeatures::MUTABLE_GLOBAL
         | WasmFeatures::SIGN_EXTENSION
@@ -28,9 +28,9 @@ pub enum ValType {
     I32,
     /// `i64`.
     I64,
-    /// `f32` (compiled to traps only).
+    /// `f32` (carried as its bit pattern in an i32).
     F32,
-    /// `f64` (compiled to traps only).
+    /// `f64` (carried as its bit pattern in an i64).
     F64,
 }
 
@@ -207,6 +207,9 @@ pub struct Module<'a> {
     pub instantiation_trap: Option<String>,
     /// The type indices `call_indirect` uses, in order of first appearance.
     pub indirect_types: Vec<u32>,
+    /// The float operators the bodies use that are not bit moves (by text-format name),
+    /// each a routine of [`crate::wasm::softfloat`].
+    pub float_operators: BTreeSet<String>,
 }
 
 /// What the function bodies use that must be declared before any is translated.
@@ -215,15 +218,20 @@ struct BodyUses {
     mutates_table: bool,
     /// The type indices of `call_indirect`, in order of first appearance.
     indirect_types: Vec<u32>,
+    /// Float operators that are routines.
+    float_operators: BTreeSet<String>,
 }
 
 impl BodyUses {
     fn scan(bodies: &[FunctionBody<'_>]) -> Result<Self> {
-        let mut uses = BodyUses { mutates_table: false, indirect_types: Vec::new() };
+        let mut uses = BodyUses { mutates_table: false, indirect_types: Vec::new(), float_operators: BTreeSet::new() };
         for body in bodies {
             let mut reader = body.get_operators_reader()?;
             while !reader.eof() {
                 match reader.read()? {
+                    op if float_operator_shape(&op).is_some() => {
+                        uses.float_operators.insert(operator_name(&op));
+                    }
                     Operator::TableCopy { .. } | Operator::TableInit { .. } => uses.mutates_table = true,
                     Operator::CallIndirect { type_index, .. } if !uses.indirect_types.contains(&type_index) => {
                         uses.indirect_types.push(type_index);
@@ -471,6 +479,7 @@ impl<'a> Module<'a> {
             start,
             instantiation_trap,
             indirect_types: uses.indirect_types,
+            float_operators: uses.float_operators,
         })
     }
 

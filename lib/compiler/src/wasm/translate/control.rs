@@ -111,11 +111,7 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
                 self.dead_depth = Some(0);
             }
             Operator::Call { function_index } => {
-                let callee = *self
-                    .env
-                    .functions
-                    .get(function_index as usize)
-                    .ok_or_else(|| self.err("call to unknown function"))?;
+                let callee = self.callees.get(function_index).ok_or_else(|| self.err("call to unknown function"))?;
                 let signature = self.module.signature(function_index).clone();
                 self.call(callee, &signature, &[])?;
             }

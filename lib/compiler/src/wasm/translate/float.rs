@@ -1,12 +1,13 @@
 //! Float instructions. Floats travel as integer bit patterns; constants, moves,
-//! `abs`/`neg`/`copysign` and reinterpretations are exact, every other float operator is
-//! an error or, with `trap_floats`, a trap.
+//! `abs`/`neg`/`copysign` and reinterpretations are exact bit operations, every other
+//! float operator is a call of its routine ([`crate::wasm::softfloat`]) or, with
+//! `trap_floats`, a trap.
 
 use super::{FunctionTranslator, llvm, operator_name};
 use crate::abi::Pseudo;
 use crate::error::Result;
 use crate::wasm::module::ValType;
-use inkwell::values::IntValue;
+use inkwell::values::{BasicMetadataValueEnum, IntValue};
 use wasmparser::Operator;
 
 impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
@@ -41,7 +42,8 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
                 self.push(v);
             }
             _ => match float_operator_shape(op) {
-                Some((pops, push)) => self.unsupported_float(op, pops, push)?,
+                Some((pops, push)) if self.env.options.trap_floats => self.float_trap(pops, push)?,
+                Some(_) => self.float_routine(op)?,
                 None => return Ok(false),
             },
         }
@@ -53,15 +55,23 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
         v.get_type().const_int(1u64 << (bits - 1), false)
     }
 
-    /// Handles a float operator the compiler does not implement: an error, or a trap
-    /// that keeps the operand stack shape (`pops` operands, `pushes` results of `ty`).
-    fn unsupported_float(&mut self, op: &Operator<'_>, pops: usize, push: Option<ValType>) -> Result<()> {
-        if !self.env.options.trap_floats {
-            return Err(self.err(format!(
-                "floating-point operator {} is not supported (use --trap-floats to compile it to a trap)",
-                operator_name(op)
-            )));
-        }
+    /// Calls the routine of float operator `op` on the operands.
+    fn float_routine(&mut self, op: &Operator<'_>) -> Result<()> {
+        let name = operator_name(op);
+        let routine = self
+            .env
+            .float_routine(&name)
+            .ok_or_else(|| self.err(format!("internal error: no routine declared for {name}")))?;
+        let args = self.pop_n(routine.count_params() as usize)?;
+        let args: Vec<BasicMetadataValueEnum<'c>> = args.into_iter().map(Into::into).collect();
+        let call = self.builder.build_call(routine, &args, "").map_err(llvm)?;
+        self.push(call.try_as_basic_value().basic().expect("float routines return a value").into_int_value());
+        Ok(())
+    }
+
+    /// A float operator compiled to a trap (`--trap-floats`), keeping the operand stack
+    /// shape (`pops` operands, a result of type `push`).
+    fn float_trap(&mut self, pops: usize, push: Option<ValType>) -> Result<()> {
         self.pop_n(pops)?;
         if let Some(ty) = push {
             self.push(self.env.int_type(ty).get_undef());
@@ -77,7 +87,7 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
 
 /// Operands popped and result pushed by a float operator that needs real floating point,
 /// or `None` if `op` is not one.
-fn float_operator_shape(op: &Operator<'_>) -> Option<(usize, Option<ValType>)> {
+pub(crate) fn float_operator_shape(op: &Operator<'_>) -> Option<(usize, Option<ValType>)> {
     use Operator as O;
     use ValType::{F32, F64, I32, I64};
     Some(match op {

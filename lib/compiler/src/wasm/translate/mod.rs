@@ -13,6 +13,8 @@ mod integer;
 mod memory;
 mod variable;
 
+pub(crate) use float::float_operator_shape;
+
 use crate::error::{CompileError, Result};
 use crate::wasm::env::ModuleEnv;
 use crate::wasm::module::{Module, Signature, ValType};
@@ -51,9 +53,28 @@ struct Frame<'c> {
     following_reached: bool,
 }
 
+/// The LLVM functions a body's `call` reaches, by function index.
+#[derive(Clone, Copy)]
+pub enum Callees<'m, 'c> {
+    /// The program's functions.
+    Program(&'m [FunctionValue<'c>]),
+    /// The float routines the program uses (the others are not declared).
+    Routines(&'m [Option<FunctionValue<'c>>]),
+}
+
+impl<'c> Callees<'_, 'c> {
+    fn get(self, index: u32) -> Option<FunctionValue<'c>> {
+        match self {
+            Callees::Program(functions) => functions.get(index as usize).copied(),
+            Callees::Routines(functions) => functions.get(index as usize).copied().flatten(),
+        }
+    }
+}
+
 /// Translates one defined function.
 pub struct FunctionTranslator<'c, 'm, 'w> {
     env: &'m ModuleEnv<'c>,
+    callees: Callees<'m, 'c>,
     module: &'m Module<'w>,
     builder: Builder<'c>,
     function: FunctionValue<'c>,
@@ -69,16 +90,23 @@ pub struct FunctionTranslator<'c, 'm, 'w> {
     offset: usize,
 }
 impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
-    /// Translates defined function `index` into its (already declared) LLVM function.
-    pub fn translate(env: &'m ModuleEnv<'c>, module: &'m Module<'w>, index: u32) -> Result<()> {
+    /// Translates defined function `index` of `module` into its (already declared) LLVM
+    /// function, `callees.get(index)`.
+    pub fn translate(
+        env: &'m ModuleEnv<'c>,
+        module: &'m Module<'w>,
+        callees: Callees<'m, 'c>,
+        index: u32,
+    ) -> Result<()> {
         let wasm_function = &module.functions[index as usize];
         let body = wasm_function.body.as_ref().expect("defined functions have bodies");
-        let function = env.functions[index as usize];
+        let function = callees.get(index).expect("translated functions are declared");
         let builder = env.context.create_builder();
         let entry = env.context.append_basic_block(function, "entry");
         let signature = module.signature(index).clone();
         let mut t = FunctionTranslator {
             env,
+            callees,
             module,
             builder,
             function,

@@ -1,0 +1,106 @@
+//! IEEE 754 floating point in software: the routines behind every f32/f64 operator that
+//! is not a bit move. They are written once in integer-only WebAssembly
+//! (`softfloat.wat`, instantiated for binary32 and binary64), read by the same front end
+//! as the program, and added to the program's LLVM module as internal functions — only
+//! those the program uses — so LLVM optimises and inlines them like any other code.
+//! Each routine is exported under the name of the operator it implements (`f32.add`,
+//! `i64.trunc_sat_f64_u`, ...) with that operator's signature.
+
+use crate::error::{CompileError, Result};
+use crate::options::Options;
+use crate::wasm::module::Module;
+use std::sync::OnceLock;
+
+const TEMPLATE: &str = include_str!("softfloat.wat");
+
+/// The constants of one binary interchange format, as the template names them.
+struct Format {
+    /// Bits of the format (32 or 64).
+    width: u32,
+    /// Explicit significand bits.
+    m: i64,
+    /// Exponent bits.
+    e: i64,
+}
+
+impl Format {
+    fn substitutions(&self) -> Vec<(&'static str, String)> {
+        let (m, e) = (self.m, self.e);
+        let bias = (1i64 << (e - 1)) - 1;
+        let emax = (1i64 << e) - 1;
+        let sign = 1u64 << (m + e);
+        let inf = (emax as u64) << m;
+        // Bits of the significand as the square root reads it: M + 2, made even.
+        let sqrt_width = (m + 2 + 1) & !1;
+        let sqrt_steps = sqrt_width / 2 + m / 2 + 6;
+        let (ty, ext, wrap) = match self.width {
+            32 => ("i32", "(i64.extend_i32_u (local.get $x))", "(i32.wrap_i64 (local.get $x))"),
+            _ => ("i64", "(local.get $x)", "(local.get $x)"),
+        };
+        let int = |v: i64| v.to_string();
+        let bits = |v: u64| (v as i64).to_string();
+        vec![
+            ("{T}", ty.to_string()),
+            ("{EXT}", ext.to_string()),
+            ("{WRAP}", wrap.to_string()),
+            ("{M}", int(m)),
+            ("{BIAS}", int(bias)),
+            ("{EMAX}", int(emax)),
+            ("{SIGN}", bits(sign)),
+            ("{MAG}", bits(sign - 1)),
+            ("{INF}", bits(inf)),
+            ("{QNAN}", bits(inf | 1 << (m - 1))),
+            ("{FMASK}", bits((1 << m) - 1)),
+            ("{EXPMASK}", bits(inf)),
+            ("{IMPL}", bits(1 << m)),
+            ("{UNPACK_LZ}", int(63 - m)),
+            ("{PACK_LZ}", int(60 - m)),
+            ("{MUL_SHIFT}", int(m - 3)),
+            ("{DIV_STEP}", int(62 - m)),
+            ("{DIV_BITS}", int(m + 5)),
+            ("{DIV_EXP}", int(bias - 2)),
+            ("{SQRT_K}", int(bias + m)),
+            ("{SQRT_SHIFT}", int(64 - sqrt_width)),
+            ("{SQRT_STEPS}", int(sqrt_steps)),
+            ("{SQRT_EXP}", int(sqrt_width / 2 - sqrt_steps + bias + m + 3)),
+            ("{INTEGRAL_EXP}", int(bias + m)),
+            ("{HALF_EXP}", int(bias - 1)),
+            ("{ONE}", bits((bias as u64) << m)),
+            ("{INT_EXP}", int(bias + m + 3)),
+        ]
+    }
+
+    fn instantiate(&self, part: &str) -> String {
+        let mut text = part.replace('@', &self.width.to_string());
+        for (name, value) in self.substitutions() {
+            text = text.replace(name, &value);
+        }
+        text
+    }
+}
+
+/// The routines as WebAssembly text: the template with its per-format part instantiated
+/// for binary32 and binary64.
+pub fn text() -> String {
+    let (head, rest) = TEMPLATE.split_once(";; @begin").expect("the template has a per-format part");
+    let (part, tail) = rest.split_once(";; @end").expect("the per-format part ends");
+    let formats = [Format { width: 32, m: 23, e: 8 }, Format { width: 64, m: 52, e: 11 }];
+    let mut text = head.to_string();
+    for format in &formats {
+        text.push_str(&format.instantiate(part));
+    }
+    text.push_str(tail);
+    text
+}
+
+/// The routines as a WebAssembly binary (assembled once per process).
+pub fn binary() -> &'static [u8] {
+    static BINARY: OnceLock<Vec<u8>> = OnceLock::new();
+    BINARY.get_or_init(|| wat::parse_str(text()).expect("softfloat.wat is valid WebAssembly text"))
+}
+
+/// The routines as the front end reads them.
+pub fn module() -> Result<Module<'static>> {
+    Module::parse(binary(), &Options::default())
+        .map_err(|e| CompileError::new(format!("internal error: the float routines: {e}")))
+}
