@@ -5,7 +5,9 @@
 //! turn on one instance with the same arguments; the results, the traps and the exported
 //! mutable globals after each call must agree, up to the first trap.
 //!
-//! Both with every optimisation on and with all off (`--no-opt all`), on different seeds.
+//! Both with every optimisation on and with all off (`--no-opt all`), on different seeds;
+//! and a third campaign with every float operator as well (the software routines), NaN
+//! results canonicalised by the generator so that both engines' bits must agree.
 //! `WASM_FUZZ_MODULES=N` and `WASM_FUZZ_SEED=S` run a longer or different campaign;
 //! a mismatching module is saved (the message names the file) and `WASM_FUZZ_FILE=F`
 //! re-checks it alone.
@@ -31,12 +33,20 @@ fn value(rng: &mut Rng) -> u64 {
     }
 }
 
-fn config() -> Config {
+/// The module generator's settings; with `floats`, every float operator too, with NaN
+/// results canonicalised (WebAssembly lets engines differ in NaN bits).
+fn config(floats: bool) -> Config {
+    let (numeric, memory) = if floats {
+        (InstructionKind::Numeric, InstructionKind::Memory)
+    } else {
+        (InstructionKind::NumericInt, InstructionKind::MemoryInt)
+    };
     Config {
-        allow_floats: false,
+        allow_floats: floats,
+        canonicalize_nans: floats,
         allowed_instructions: InstructionKinds::new(&[
-            InstructionKind::NumericInt,
-            InstructionKind::MemoryInt,
+            numeric,
+            memory,
             InstructionKind::Control,
             InstructionKind::Parametric,
             InstructionKind::Variable,
@@ -51,7 +61,7 @@ fn config() -> Config {
         memory64_enabled: false,
         wide_arithmetic_enabled: false,
         custom_page_sizes_enabled: false,
-        saturating_float_to_int_enabled: false,
+        saturating_float_to_int_enabled: floats,
         extended_const_enabled: false,
         bulk_memory_enabled: true,
         multi_value_enabled: true,
@@ -77,6 +87,8 @@ fn config() -> Config {
 fn wasmi_value(ty: &wasmi::ValType, bits: u64) -> Val {
     match ty {
         wasmi::ValType::I32 => Val::I32(bits as i32),
+        wasmi::ValType::F32 => Val::F32(wasmi::F32::from_bits(bits as u32)),
+        wasmi::ValType::F64 => Val::F64(wasmi::F64::from_bits(bits)),
         _ => Val::I64(bits as i64),
     }
 }
@@ -85,6 +97,8 @@ fn bits(v: &Val) -> u64 {
     match v {
         Val::I32(x) => *x as u32 as u64,
         Val::I64(x) => *x as u64,
+        Val::F32(x) => u64::from(x.to_bits()),
+        Val::F64(x) => x.to_bits(),
         other => panic!("non-integer value {other:?}"),
     }
 }
@@ -113,8 +127,8 @@ fn reference_call(store: &mut Store<()>, func: &wasmi::Func, args: &[Val], resul
 }
 
 /// Compares one module; returns the number of calls compared.
-fn compare_module(wasm: &[u8], rng: &mut Rng, optimizations: Optimizations) -> Result<usize, String> {
-    let options = Options { optimizations, ..harness_options() };
+fn compare_module(wasm: &[u8], rng: &mut Rng, campaign: Campaign) -> Result<usize, String> {
+    let options = Options { optimizations: campaign.optimizations, trap_floats: false, ..harness_options() };
     let (jam, compiled) = compile_jam(wasm, &options).map_err(|e| format!("compile: {e}"))?;
 
     let mut engine_config = wasmi::Config::default();
@@ -164,7 +178,11 @@ fn compare_module(wasm: &[u8], rng: &mut Rng, optimizations: Optimizations) -> R
         let ty = func.ty(&store);
         let arg_bits: Vec<u64> = ty.params().iter().map(|_| value(rng)).collect();
         let args: Vec<Val> = ty.params().iter().zip(&arg_bits).map(|(t, &b)| wasmi_value(t, b)).collect();
-        let widths: Vec<u32> = ty.results().iter().map(|t| if *t == wasmi::ValType::I32 { 32 } else { 64 }).collect();
+        let widths: Vec<u32> = ty
+            .results()
+            .iter()
+            .map(|t| if matches!(t, wasmi::ValType::I32 | wasmi::ValType::F32) { 32 } else { 64 })
+            .collect();
         let expected = reference_call(&mut store, &func, &args, widths.len());
         let got = our_instance.call(index, &arg_bits);
         let context = || format!("call {name}{arg_bits:x?}");
@@ -195,7 +213,7 @@ fn compare_module(wasm: &[u8], rng: &mut Rng, optimizations: Optimizations) -> R
         for global in &globals {
             let g = their_instance.get_global(&store, global).unwrap();
             let want = bits(&g.get(&store));
-            let width = if matches!(g.get(&store), Val::I32(_)) { 4 } else { 8 };
+            let width = if matches!(g.get(&store), Val::I32(_) | Val::F32(_)) { 4 } else { 8 };
             let have = our_instance.global(global, width);
             if have != Some(want) {
                 return Err(format!("after {}: global {global} is {want:#x} on wasmi, {have:x?} on ours", context()));
@@ -207,21 +225,34 @@ fn compare_module(wasm: &[u8], rng: &mut Rng, optimizations: Optimizations) -> R
 
 #[test]
 fn random_modules_agree_with_wasmi() {
-    fuzz(Optimizations::all(), 1);
+    fuzz(Campaign { optimizations: Optimizations::all(), floats: false }, 1);
 }
 
 #[test]
 fn random_modules_without_optimizations_agree_with_wasmi() {
-    fuzz(Optimizations::none(), 2);
+    fuzz(Campaign { optimizations: Optimizations::none(), floats: false }, 2);
+}
+
+#[test]
+fn random_float_modules_agree_with_wasmi() {
+    fuzz(Campaign { optimizations: Optimizations::all(), floats: true }, 3);
+}
+
+/// What a fuzzing campaign generates and how it compiles.
+#[derive(Clone, Copy)]
+struct Campaign {
+    optimizations: Optimizations,
+    /// Float types and operators in the modules (compiled to the software routines).
+    floats: bool,
 }
 
 /// Compares `WASM_FUZZ_MODULES` (default 1,000) modules generated from `WASM_FUZZ_SEED`
 /// (default `default_seed`).
-fn fuzz(optimizations: Optimizations, default_seed: u64) {
+fn fuzz(campaign: Campaign, default_seed: u64) {
     // WASM_FUZZ_FILE=case.wasm re-checks one saved module.
     if let Ok(path) = std::env::var("WASM_FUZZ_FILE") {
         let wasm = std::fs::read(&path).unwrap();
-        let calls = compare_module(&wasm, &mut Rng(0), optimizations).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let calls = compare_module(&wasm, &mut Rng(0), campaign).unwrap_or_else(|e| panic!("{path}: {e}"));
         println!("{path}: {calls} calls agree");
         return;
     }
@@ -234,7 +265,8 @@ fn fuzz(optimizations: Optimizations, default_seed: u64) {
         .filter_map(|case| {
             let bytes: Vec<u8> = (0..4096).map(|_| rng.next() as u8).collect();
             let args_seed = rng.next();
-            let module = wasm_smith::Module::new(config(), &mut arbitrary::Unstructured::new(&bytes)).ok()?;
+            let module =
+                wasm_smith::Module::new(config(campaign.floats), &mut arbitrary::Unstructured::new(&bytes)).ok()?;
             Some((case, module.to_bytes(), args_seed))
         })
         .collect();
@@ -249,7 +281,7 @@ fn fuzz(optimizations: Optimizations, default_seed: u64) {
                     .spawn_scoped(scope, move || {
                         let (mut calls, mut failures) = (0, Vec::new());
                         for (case, wasm, args_seed) in cases.iter().skip(w).step_by(workers) {
-                            match compare_module(wasm, &mut Rng(*args_seed), optimizations) {
+                            match compare_module(wasm, &mut Rng(*args_seed), campaign) {
                                 Ok(n) => calls += n,
                                 Err(e) => {
                                     let path = support::scratch_dir("wasm-fuzz").join(format!("case{case}.wasm"));
