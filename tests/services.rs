@@ -220,3 +220,105 @@ fn wasm2pvm_entry_flag_and_pvm_run_pc() {
         format!("wasm2pvm: {}: --entry zz: the module exports no function named zz\n", wat.display())
     );
 }
+
+/// Calls `jam.*` host calls with pointer, length and plain arguments, and returns what
+/// each gave: memory 128..184 (the results as i64s, then the bytes `read` wrote).
+const HOST_CALLS_WAT: &str = r#"(module
+  (import "jam" "gas" (func $gas (result i64)))
+  (import "jam" "read" (func $read (param i64 i32 i32 i32 i64 i64) (result i64)))
+  (import "jam" "write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "jam" "log" (func $log (param i64 i32 i32 i32 i32) (result i64)))
+  (import "jam" "invoke" (func $invoke (param i64 i32) (result i64 i64)))
+  (memory 1)
+  (data (i32.const 16) "key")
+  (data (i32.const 32) "value!")
+  (data (i32.const 48) "tgt")
+  (data (i32.const 64) "hello")
+  (func (export "main") (param i32 i32) (result i64) (local $a i64) (local $b i64)
+    (i64.store (i32.const 128) (call $gas))
+    (i64.store (i32.const 136)
+      (call $read (i64.const -1) (i32.const 16) (i32.const 3) (i32.const 176) (i64.const 0) (i64.const 8)))
+    (i64.store (i32.const 144)
+      (i64.extend_i32_s (call $write (i32.const 16) (i32.const 3) (i32.const 32) (i32.const 6))))
+    (i64.store (i32.const 152) (call $log (i64.const 2) (i32.const 48) (i32.const 3) (i32.const 64) (i32.const 5)))
+    (call $invoke (i64.const 7) (i32.const 512))
+    (local.set $b)
+    (local.set $a)
+    (i64.store (i32.const 160) (local.get $a))
+    (i64.store (i32.const 168) (local.get $b))
+    (i64.const 0x3800000080)))"#;
+
+/// A recorded call: index, r7..r12, and (register, memory in hex) per address argument.
+type RecordedCall = (u64, Vec<u64>, Vec<(usize, String)>);
+
+#[test]
+fn jam_imports_are_host_calls_with_the_gray_paper_registers() {
+    let (jam, compiled) = compile(HOST_CALLS_WAT, &[]).unwrap();
+    let script = "gas r7=1000\nread r7=8 r10@=0102030405060708\nwrite r7=FULL\nlog r7=WHAT\ninvoke r7=5 r8=0x1234\n";
+    let mut host = pvm_runner::ScriptedHost::parse(script).unwrap();
+    let mut vm = Instance::load(&jam, InputForm::Jam, &[], GAS).unwrap();
+    let status = vm.run_with_host(&mut host);
+    assert_eq!(status, pvm_runner::Status::Halt);
+    let le = |v: u64| hex(&v.to_le_bytes());
+    assert_eq!(
+        hex(&vm.result()),
+        [
+            le(1000),
+            le(8),
+            le(pvm_isa::host_call::FULL as u32 as i32 as i64 as u64),
+            le(pvm_isa::host_call::WHAT),
+            le(5),
+            le(0x1234)
+        ]
+        .concat()
+            + "0102030405060708"
+    );
+    // The memory base: WebAssembly address a is PVM address B + a (docs/memory.md).
+    let base = 0x20000 + pvm_isa::spi::zone_align(compiled.program.ro_data.len() as u64);
+    let calls: Vec<RecordedCall> = host
+        .calls
+        .iter()
+        .map(|c| (c.index, c.registers[7..13].to_vec(), c.memory.iter().map(|(r, m)| (*r, hex(m))).collect()))
+        .collect();
+    assert_eq!(calls.len(), 5);
+    assert_eq!(calls[0].0, 0);
+    assert_eq!(
+        calls[1],
+        (3, vec![u64::MAX, base + 16, 3, base + 176, 0, 8], vec![(8, hex(b"key")), (10, String::new())])
+    );
+    assert_eq!(calls[2].0, 4);
+    assert_eq!(calls[2].1[..4], [base + 16, 3, base + 32, 6]);
+    assert_eq!(calls[2].2, vec![(7, hex(b"key")), (9, hex(b"value!"))]);
+    assert_eq!(calls[3].0, 100);
+    assert_eq!(calls[3].1[..5], [2, base + 48, 3, base + 64, 5]);
+    assert_eq!(calls[3].2, vec![(8, hex(b"tgt")), (10, hex(b"hello"))]);
+    assert_eq!((calls[4].0, calls[4].1[0], calls[4].1[1]), (12, 7, base + 512));
+    // The reference stops at the first host call, as our runner does without a script.
+    assert_reference_agrees(&jam, &[(0, &[])]);
+    assert_eq!(run_ours(&jam, 0, &[]).exit_code, 0);
+    assert_eq!(run_ours(&jam, 0, &[]).status, 3);
+}
+
+#[test]
+fn every_jam_import_is_its_ecalli_and_unknown_names_are_errors() {
+    for call in pvm_isa::host_call::HOST_CALLS {
+        let source = format!(
+            r#"(module (import "jam" "{}" (func $h (param i64 i64) (result i64)))
+                 (func (export "main") (param i32 i32) (result i64) (drop (call $h (i64.const 11) (i64.const 22))) (i64.const 0)))"#,
+            call.name
+        );
+        let (jam, _) = compile(&source, &[]).unwrap();
+        let mut host = pvm_runner::ScriptedHost::parse(&call.index.to_string()).unwrap();
+        let mut vm = Instance::load(&jam, InputForm::Jam, &[], GAS).unwrap();
+        assert_eq!(vm.run_with_host(&mut host), pvm_runner::Status::Halt, "{}", call.name);
+        assert_eq!(host.calls.len(), 1);
+        assert_eq!(
+            (host.calls[0].index, host.calls[0].registers[7], host.calls[0].registers[8]),
+            (u64::from(call.index), 11, 22)
+        );
+    }
+    assert_eq!(
+        compile(r#"(module (import "jam" "reed" (func)) (func (export "main") (param i32 i32)))"#, &[]).err().unwrap(),
+        "import jam.reed: no JAM host call has this name (docs/abi.md lists them)"
+    );
+}

@@ -12,6 +12,9 @@ pub enum ImportAction {
     Nop,
     /// A host call `ecalli N`: arguments in r7..r12, result in r7.
     Ecalli(u32),
+    /// The JAM host call `jam.NAME` with index N (`pvm_isa::host_call`): as `Ecalli`, and
+    /// the arguments that are memory addresses become PVM addresses.
+    JamHostCall(u32),
     /// Returns r8 as the most recent host call left it.
     HostR8,
 }
@@ -206,7 +209,8 @@ impl Options {
     }
 
     /// The action for an import: the import map first, then the built-in conventions
-    /// (`env.abort` traps; `pvm.ecalli_N` is host call N; `pvm.host_r8` reads r8).
+    /// (`env.abort` traps; `pvm.ecalli_N` is host call N; `pvm.host_r8` reads r8;
+    /// `jam.NAME` is the JAM host call of that name).
     pub fn import_action(&self, module: &str, field: &str) -> Option<ImportAction> {
         if let Some(&action) = self.imports.get(&(module.to_string(), field.to_string())) {
             return Some(action);
@@ -215,6 +219,7 @@ impl Options {
             ("env", "abort") => Some(ImportAction::Trap),
             ("pvm", "host_r8") => Some(ImportAction::HostR8),
             ("pvm", f) => f.strip_prefix("ecalli_").and_then(|n| n.parse().ok()).map(ImportAction::Ecalli),
+            ("jam", f) => pvm_isa::host_call::by_name(f).map(|call| ImportAction::JamHostCall(call.index)),
             _ => None,
         }
     }
@@ -264,6 +269,9 @@ mod tests {
         assert_eq!(options.import_action("host", "now"), Some(ImportAction::Trap));
         assert_eq!(options.import_action("pvm", "ecalli_100"), Some(ImportAction::Ecalli(100)));
         assert_eq!(options.import_action("pvm", "host_r8"), Some(ImportAction::HostR8));
+        assert_eq!(options.import_action("jam", "write"), Some(ImportAction::JamHostCall(4)));
+        assert_eq!(options.import_action("jam", "log"), Some(ImportAction::JamHostCall(100)));
+        assert_eq!(options.import_action("jam", "nope"), None);
         assert_eq!(options.import_action("env", "seed"), None);
         assert_eq!(Options::default().import_action("env", "abort"), Some(ImportAction::Trap));
     }

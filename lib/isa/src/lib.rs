@@ -3,15 +3,16 @@
 //! ([`format`]), instruction decoding and encoding ([`instruction`]), the integer codecs
 //! ([`codec`]), the program blob ([`blob`]), the SPI container with its `.jam`
 //! metadata prefix and memory layout ([`spi`]), the JAM-SDK metadata layout
-//! ([`metadata`]), the recognition of PolkaVM blobs ([`polkavm`]), the symbol map that
-//! names a program's functions ([`symbols`]), and the three container forms a file comes
-//! in, parsed in one place ([`container`]).
+//! ([`metadata`]), the JAM host calls ([`host_call`]), the recognition of PolkaVM blobs
+//! ([`polkavm`]), the symbol map that names a program's functions ([`symbols`]), and the
+//! three container forms a file comes in, parsed in one place ([`container`]).
 
 pub mod blob;
 pub mod codec;
 pub mod container;
 pub mod error;
 pub mod format;
+pub mod host_call;
 pub mod instruction;
 pub mod metadata;
 pub mod opcode;

@@ -4,7 +4,8 @@
 //! model) with its machine [`State`] (registers, [`memory`], gas, position). Engines
 //! share one analysis of the program ([`program`]: instruction starts, basic blocks and
 //! their gas, the jump table) and change the state: the [`interpreter`]. Host calls go
-//! to an embedder's [`Host`], which sees the state.
+//! to an embedder's [`Host`], which sees the state; [`script`] is a host for tests that
+//! answers from a script and records every call.
 //! [`profile`] runs a program with a gas profile by function and call stack.
 //!
 //! Where the Gray Paper and the reference implementation (anan-as) differ on
@@ -19,6 +20,7 @@ pub mod memory;
 pub mod nested;
 pub mod profile;
 pub mod program;
+pub mod script;
 pub mod state;
 
 pub use host::{Host, HostAction, LogHost};
@@ -29,4 +31,5 @@ pub use memory::{AccessError, Memory};
 pub use profile::{Profile, run_profiled};
 pub use program::Program;
 pub use pvm_isa::container::InputForm;
+pub use script::ScriptedHost;
 pub use state::{State, Status};

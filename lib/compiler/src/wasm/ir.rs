@@ -62,6 +62,11 @@ impl<'c> IrModule<'c> {
             let signature = wasm.types[function.type_index as usize].clone();
             let action = match self.env.options.import_action(&module, &field) {
                 Some(action) => action,
+                None if module == "jam" => {
+                    return Err(CompileError::new(format!(
+                        "import jam.{field}: no JAM host call has this name (docs/abi.md lists them)"
+                    )));
+                }
                 None if self.env.options.strict_imports => {
                     return Err(CompileError::new(format!(
                         "unknown import {module}.{field} (--strict-imports); map it with --imports"
@@ -84,44 +89,92 @@ impl<'c> IrModule<'c> {
                 }
                 ImportAction::Nop => self.return_value(&builder, &signature, None)?,
                 ImportAction::HostR8 => {
-                    let pseudo = self.env.pseudo(Pseudo::HostR8, self.env.i64.fn_type(&[], false));
-                    let r8 = builder.build_call(pseudo, &[], "").map_err(llvm)?;
-                    let r8 = r8.try_as_basic_value().basic().expect("returns i64").into_int_value();
+                    let r8 = self.host_r8(&builder)?;
                     self.return_value(&builder, &signature, Some(r8))?;
                 }
-                ImportAction::Ecalli(n) => {
-                    if signature.params.len() > abi::ARG_REGS.len() {
+                ImportAction::Ecalli(n) | ImportAction::JamHostCall(n) => {
+                    if signature.params.len() > abi::ARG_REGS.len() || signature.results.len() > abi::RESULT_REGS.len()
+                    {
                         return Err(CompileError::new(format!(
-                            "import {module}.{field}: a host call takes at most {} arguments",
-                            abi::ARG_REGS.len()
+                            "import {module}.{field}: a host call takes at most {} arguments and gives at most {} results",
+                            abi::ARG_REGS.len(),
+                            abi::RESULT_REGS.len()
                         )));
                     }
+                    let pointers = match action {
+                        ImportAction::JamHostCall(_) => {
+                            pvm_isa::host_call::by_index(n.into()).map_or(&[][..], |call| call.pointers)
+                        }
+                        _ => &[],
+                    };
                     let params: Vec<BasicMetadataTypeEnum<'c>> =
                         signature.params.iter().map(|_| self.env.i64.into()).collect();
                     let pseudo = self.env.pseudo(Pseudo::Ecalli(n), self.env.i64.fn_type(&params, false));
-                    let args: Vec<BasicMetadataValueEnum<'c>> = (0..signature.params.len() as u32)
-                        .map(|i| {
-                            let p = f.get_nth_param(i).expect("declared").into_int_value();
-                            builder.build_int_s_extend_or_bit_cast(p, self.env.i64, "").map(Into::into)
+                    let base = self.env.memory_base().const_to_int(self.env.i32);
+                    let args: Vec<BasicMetadataValueEnum<'c>> = signature
+                        .params
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &ty)| {
+                            let p = f.get_nth_param(i as u32).expect("declared").into_int_value();
+                            if pointers.contains(&i) && ty == ValType::I32 {
+                                // A WebAssembly address: the PVM address it maps to.
+                                let address = builder.build_int_add(p, base, "")?;
+                                builder.build_int_z_extend(address, self.env.i64, "").map(Into::into)
+                            } else {
+                                builder.build_int_s_extend_or_bit_cast(p, self.env.i64, "").map(Into::into)
+                            }
                         })
                         .collect::<std::result::Result<_, _>>()
                         .map_err(llvm)?;
                     let r7 = builder.build_call(pseudo, &args, "").map_err(llvm)?;
                     let r7 = r7.try_as_basic_value().basic().expect("returns i64").into_int_value();
-                    self.return_value(&builder, &signature, Some(r7))?;
+                    // The second result: r8, as the host call left it.
+                    let r8 = if signature.results.len() == 2 { Some(self.host_r8(&builder)?) } else { None };
+                    self.return_values(&builder, &signature, Some(r7), r8)?;
                 }
             }
         }
         Ok(())
     }
 
+    /// r8 as the most recent host call left it; the back end keeps it in the global
+    /// [`abi::HOST_R8_SLOT`] after every host call once the module has that global.
+    fn host_r8(&self, builder: &Builder<'c>) -> Result<IntValue<'c>> {
+        let env = &self.env;
+        if env.module.get_global(abi::HOST_R8_SLOT).is_none() {
+            let slot = env.module.add_global(env.i64, None, abi::HOST_R8_SLOT);
+            slot.set_initializer(&env.i64.const_zero());
+            slot.set_linkage(Linkage::External);
+        }
+        let pseudo = env.pseudo(Pseudo::HostR8, env.i64.fn_type(&[], false));
+        let r8 = builder.build_call(pseudo, &[], "").map_err(llvm)?;
+        Ok(r8.try_as_basic_value().basic().expect("returns i64").into_int_value())
+    }
+
     /// Returns `value` (converted to the first result type) and zeros for the others.
     fn return_value(&self, builder: &Builder<'c>, signature: &Signature, value: Option<IntValue<'c>>) -> Result<()> {
+        self.return_values(builder, signature, value, None)
+    }
+
+    /// Returns `first` and `second` (converted to the result types; zero when absent) and
+    /// zeros for any further results.
+    fn return_values(
+        &self,
+        builder: &Builder<'c>,
+        signature: &Signature,
+        first: Option<IntValue<'c>>,
+        second: Option<IntValue<'c>>,
+    ) -> Result<()> {
         let env = &self.env;
         for (i, &ty) in signature.results.iter().enumerate().skip(1) {
-            builder.build_store(env.extra_result(i, ty), env.int_type(ty).const_zero()).map_err(llvm)?;
+            let value = match second.filter(|_| i == 1) {
+                Some(v) => builder.build_int_truncate_or_bit_cast(v, env.int_type(ty), "").map_err(llvm)?,
+                None => env.int_type(ty).const_zero(),
+            };
+            builder.build_store(env.extra_result(i, ty), value).map_err(llvm)?;
         }
-        match (signature.results.first(), value) {
+        match (signature.results.first(), first) {
             (Some(&ty), Some(v)) => {
                 let v = builder.build_int_truncate_or_bit_cast(v, env.int_type(ty), "").map_err(llvm)?;
                 builder.build_return(Some(&v)).map_err(llvm)?;
