@@ -322,3 +322,102 @@ fn every_jam_import_is_its_ecalli_and_unknown_names_are_errors() {
         "import jam.reed: no JAM host call has this name (docs/abi.md lists them)"
     );
 }
+
+/// A counter service: refine echoes its arguments; accumulate reads the 4-byte counter
+/// `count`, stores it plus one, and logs.
+const COUNTER_WAT: &str = r#"(module
+  (import "jam" "read" (func $read (param i64 i32 i32 i32 i64 i64) (result i64)))
+  (import "jam" "write" (func $write (param i32 i32 i32 i32) (result i64)))
+  (import "jam" "log" (func $log (param i64 i32 i32 i32 i32) (result i64)))
+  (memory 1)
+  (data (i32.const 16) "count")
+  (data (i32.const 48) "svc")
+  (data (i32.const 64) "counted")
+  (func (export "refine") (param i32 i32) (result i64)
+    (i64.or (i64.extend_i32_u (local.get 0)) (i64.shl (i64.extend_i32_u (local.get 1)) (i64.const 32))))
+  (func (export "accumulate") (param i32 i32) (result i64)
+    (drop (call $read (i64.const -1) (i32.const 16) (i32.const 5) (i32.const 32) (i64.const 0) (i64.const 4)))
+    (i32.store (i32.const 32) (i32.add (i32.load (i32.const 32)) (i32.const 1)))
+    (drop (call $write (i32.const 16) (i32.const 5) (i32.const 32) (i32.const 4)))
+    (drop (call $log (i64.const 3) (i32.const 48) (i32.const 3) (i32.const 64) (i32.const 7)))
+    (i64.or (i64.const 32) (i64.shl (i64.const 4) (i64.const 32)))))"#;
+
+#[test]
+fn pvm_run_host_script_answers_and_prints_every_call() {
+    let dir = support::scratch_dir("services");
+    let wat = dir.join("counter.wat");
+    std::fs::write(&wat, COUNTER_WAT).unwrap();
+    let asm = assert_cmd::Command::cargo_bin("wasm2pvm").unwrap().arg(&wat).output().unwrap().stdout;
+    let jam = assert_cmd::Command::cargo_bin("jam-pack").unwrap().write_stdin(asm).output().unwrap().stdout;
+    let path = dir.join("counter.jam");
+    std::fs::write(&path, &jam).unwrap();
+    let script = dir.join("counter.script");
+    std::fs::write(&script, "# the counter is 41\nread r7=4 r10@=29000000\nwrite r7=4\nlog r7=WHAT\n").unwrap();
+    let out = assert_cmd::Command::cargo_bin("pvm-run")
+        .unwrap()
+        .arg(&path)
+        .arg("--host-script")
+        .arg(&script)
+        .args(["--pc", "5"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[5], "Result: [0x2a000000]");
+    let base = 0x20000;
+    assert!(
+        lines[6].starts_with(&format!(
+            "Host call 0: read (3) r7..r12 = [18446744073709551615, {}, 5, {}, 0, 4]; r8 -> [0x636f756e74]",
+            base + 16,
+            base + 32
+        )),
+        "{text}"
+    );
+    assert!(
+        lines[7].starts_with(&format!("Host call 1: write (4) r7..r12 = [{}, 5, {}, 4, ", base + 16, base + 32)),
+        "{text}"
+    );
+    assert!(lines[7].ends_with("; r7 -> [0x636f756e74]; r9 -> [0x2a000000]"), "{text}");
+    assert!(
+        lines[8].starts_with(&format!("Host call 2: log (100) r7..r12 = [3, {}, 3, {}, 7, ", base + 48, base + 64)),
+        "{text}"
+    );
+    assert!(lines[8].ends_with("; r8 -> [0x737663]; r10 -> [0x636f756e746564]"), "{text}");
+    assert_eq!(lines.len(), 9);
+    // The script runs out: the next call stops the run with HOST, and is recorded too.
+    std::fs::write(&script, "read r7=NONE\n").unwrap();
+    let out = assert_cmd::Command::cargo_bin("pvm-run")
+        .unwrap()
+        .arg(&path)
+        .arg("--host-script")
+        .arg(&script)
+        .args(["--pc", "5", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(12));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["status"], "HOST");
+    assert_eq!(json["exit_code"], 4);
+    assert_eq!(json["host_calls"].as_array().unwrap().len(), 2);
+    assert_eq!(json["host_calls"][1]["name"], "write");
+    assert_eq!(json["host_calls"][1]["memory"][1]["bytes"], "01000000");
+    // The same .jam on the reference CLI: the same outcome up to its first host call.
+    assert_reference_agrees(&jam, &[(0, &[1, 2]), (5, &[])]);
+    std::fs::write(&script, "reed r7=1\n").unwrap();
+    let out = assert_cmd::Command::cargo_bin("pvm-run")
+        .unwrap()
+        .arg(&path)
+        .arg("--host-script")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "pvm-run: {}: line 1: `reed` is neither a host-call index nor a JAM host-call name\n",
+            script.display()
+        )
+    );
+}

@@ -7,7 +7,8 @@ mod output;
 
 use clap::Parser;
 use pvm_isa::SymbolMap;
-use pvm_runner::{InputForm, Instance, LogHost, Profile, Status, run_profiled};
+use pvm_runner::script::Call;
+use pvm_runner::{Host, InputForm, Instance, LogHost, Profile, ScriptedHost, Status, run_profiled};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +57,10 @@ struct Cli {
     /// the program, when there is one; else functions are named by their code offset).
     #[arg(long, value_name = "FILE", requires = "profile")]
     symbols: Option<PathBuf>,
+    /// Answer host calls from a script (one reply per line: `CALL [r7=N] [r8=N]
+    /// [rK@=HEX]`, see docs/runner.md) instead of the JIP-1 log host, and print every call.
+    #[arg(long, value_name = "FILE")]
+    host_script: Option<PathBuf>,
     /// PVM-in-PVM: FILE is a PVM interpreter program (anan-as compiled to PVM); run this
     /// inner .jam inside it and print the inner outcome too.
     #[arg(long, value_name = "INNER.jam", conflicts_with_all = ["args", "args_file"])]
@@ -129,18 +134,29 @@ fn run(cli: &Cli) -> Result<Status, String> {
     if cli.pc != 0 {
         vm.set_pc(cli.pc);
     }
-    let mut host = LogHost { out: std::io::stderr() };
+    let mut scripted = match &cli.host_script {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Some(ScriptedHost::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?)
+        }
+        None => None,
+    };
+    let mut log = LogHost { out: std::io::stderr() };
+    let host: &mut dyn Host = match &mut scripted {
+        Some(scripted) => scripted,
+        None => &mut log,
+    };
     let mut profile = None;
     let status = if let Some(base) = &cli.profile {
         let symbols = read_symbols(cli)?;
-        let (status, p) = run_profiled(&mut vm, &mut host, symbols.as_ref());
+        let (status, p) = run_profiled(&mut vm, host, symbols.as_ref());
         write_profile(&p, &profile_base(cli, base.as_ref()), &name)?;
         profile = Some(p);
         status
     } else if cli.trace {
-        run_traced(&mut vm, &mut host)
+        run_traced(&mut vm, host)
     } else {
-        vm.run_with_host(&mut host)
+        vm.run_with_host(host)
     };
     let result = if status == Status::Halt { vm.result() } else { Vec::new() };
     let hex: String = result.iter().map(|b| format!("{b:02x}")).collect();
@@ -167,6 +183,20 @@ fn run(cli: &Cli) -> Result<Status, String> {
                 }),
                 None => serde_json::json!(null),
             };
+        }
+        if let Some(h) = &scripted {
+            json["host_calls"] = h
+                .calls
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "index": c.index,
+                        "name": pvm_isa::host_call::by_index(c.index).map(|h| h.name),
+                        "registers": c.registers[7..13].to_vec(),
+                        "memory": c.memory.iter().map(|(r, m)| serde_json::json!({"register": r, "bytes": hex_string(m)})).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
         }
         if let Some(p) = &profile {
             json["profile"] = p
@@ -204,9 +234,27 @@ fn run(cli: &Cli) -> Result<Status, String> {
         if let Some(p) = &profile {
             let _ = write!(text, "\n{}", p.table());
         }
+        for (i, call) in scripted.iter().flat_map(|h| h.calls.iter()).enumerate() {
+            let _ = writeln!(text, "{}", call_line(i, call));
+        }
         output::stdout(text.as_bytes())?;
     }
     Ok(status)
+}
+
+/// One recorded host call: `Host call 2: read (3) r7..r12 = [...]; r8 -> HEX; …`.
+fn call_line(number: usize, call: &Call) -> String {
+    let name = pvm_isa::host_call::by_index(call.index).map_or(String::new(), |h| format!("{} ", h.name));
+    let regs: Vec<String> = call.registers[7..13].iter().map(u64::to_string).collect();
+    let mut line = format!("Host call {number}: {name}({}) r7..r12 = [{}]", call.index, regs.join(", "));
+    for (reg, bytes) in &call.memory {
+        let _ = write!(line, "; r{reg} -> [0x{}]", hex_string(bytes));
+    }
+    line
+}
+
+fn hex_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The symbol map: `--symbols`, else `FILE.sym` beside the program if it exists.
@@ -252,8 +300,8 @@ fn write_profile(profile: &Profile, base: &std::path::Path, name: &str) -> Resul
 }
 
 /// Runs with a trace line per instruction on stderr.
-fn run_traced(vm: &mut Instance, host: &mut LogHost<std::io::Stderr>) -> Status {
-    use pvm_runner::{Host, HostAction};
+fn run_traced(vm: &mut Instance, host: &mut dyn Host) -> Status {
+    use pvm_runner::HostAction;
     loop {
         let status = vm.run_traced(&mut |step| {
             let text = step.instruction.map_or_else(|| "trap (no instruction here)".to_string(), |i| i.to_string());
