@@ -3,6 +3,8 @@
 //! loader, a short run), and random text through the assembly parser and assembler —
 //! 100,000 inputs per property (`PROPTEST_CASES` overrides).
 
+mod support;
+
 use proptest::prelude::*;
 use pvm_asm::InputForm;
 
@@ -34,8 +36,18 @@ fn read_everything(bytes: &[u8]) {
         pvm_runner::Instance::load(bytes, InputForm::Spi, &[], 50),
         pvm_runner::Instance::load(bytes, InputForm::Blob, &[], 50),
     ];
-    for mut vm in loaded.into_iter().flatten() {
-        let _ = vm.run();
+    for vm in loaded.into_iter().flatten() {
+        // Every engine runs it (the native one on x86-64 Linux) and they end alike.
+        let ends: Vec<_> = support::engines()
+            .into_iter()
+            .map(|engine| {
+                let mut vm = vm.clone();
+                vm.set_engine(engine).expect("engine available");
+                let status = vm.run();
+                (status, vm.pc(), vm.state().gas(), *vm.state().regs())
+            })
+            .collect();
+        assert!(ends.iter().all(|end| end == &ends[0]), "engines differ: {ends:?}");
     }
 }
 

@@ -1,8 +1,8 @@
 //! The W3F PVM test vectors (v0.4, `../shared/testvectors/pvm`): every vector runs on
-//! the runner and must match registers, pc, gas, status, fault address and memory,
+//! the runner, on the interpreter and on the native engine, and must match registers, pc, gas, status, fault address and memory,
 //! except those its NOTES.md lists as expecting an extra gas unit for a page fault.
 
-use pvm_runner::{Instance, Status};
+use pvm_runner::{Engine, Instance, NATIVE_SUPPORTED, Status};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -36,7 +36,7 @@ fn bytes(v: &Value) -> Vec<u8> {
 }
 
 /// Runs one vector; returns a description of the first mismatch.
-fn check(v: &Value) -> Result<(), String> {
+fn check(v: &Value, engine: Engine) -> Result<(), String> {
     let regs: [u64; 13] = u64s(&v["initial-regs"]).try_into().map_err(|_| "13 registers")?;
     let pages: Vec<(u32, u32, bool)> = v["initial-page-map"]
         .as_array()
@@ -60,6 +60,7 @@ fn check(v: &Value) -> Result<(), String> {
     let pc = v["initial-pc"].as_u64().expect("pc") as u32;
     let mut vm =
         Instance::with_pages(&bytes(&v["program"]), regs, &pages, &chunks, gas, pc).map_err(|e| e.to_string())?;
+    vm.set_engine(engine).map_err(|e| e.to_string())?;
     let status = vm.run();
     let expected_status = v["expected-status"].as_str().expect("status");
     let got_status = match status {
@@ -115,9 +116,14 @@ fn every_vector_passes() {
             skipped += 1;
             continue;
         }
-        match check(&v) {
-            Ok(()) => passed += 1,
-            Err(e) => failures.push(format!("{name}: {e}")),
+        let engines = [Engine::Interpreter, Engine::Native];
+        let errors: Vec<String> = engines[..if NATIVE_SUPPORTED { 2 } else { 1 }]
+            .iter()
+            .filter_map(|&engine| check(&v, engine).err().map(|e| format!("{name} on {engine:?}: {e}")))
+            .collect();
+        match errors.is_empty() {
+            true => passed += 1,
+            false => failures.extend(errors),
         }
     }
     println!(

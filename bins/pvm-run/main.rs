@@ -8,7 +8,7 @@ mod output;
 use clap::Parser;
 use pvm_isa::SymbolMap;
 use pvm_runner::script::Call;
-use pvm_runner::{Host, InputForm, Instance, LogHost, Profile, ScriptedHost, Status, run_profiled};
+use pvm_runner::{Engine, Host, InputForm, Instance, LogHost, Profile, ScriptedHost, Status, run_profiled};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,8 +46,13 @@ struct Cli {
     #[arg(long)]
     json: bool,
     /// Print every instruction to stderr: pc, instruction, changed registers, gas.
+    /// Runs on the interpreter.
     #[arg(long, conflicts_with = "profile")]
     trace: bool,
+    /// The engine: `interp`, `native` (x86-64 Linux) or `auto` (native where supported
+    /// and the gas allows a run long enough to pay for the translation).
+    #[arg(long, value_name = "ENGINE", default_value = "auto", value_parser = ["interp", "native", "auto"])]
+    engine: String,
     /// Profile the gas: print the functions by self gas with total gas and calls, and
     /// write the folded stacks to BASE.folded and a flame graph to BASE.svg (BASE: the
     /// program's path without its extension).
@@ -131,6 +136,14 @@ fn run(cli: &Cli) -> Result<Status, String> {
         InputForm::Jam
     };
     let mut vm = Instance::load(&bytes, form, &args, cli.gas).map_err(|e| format!("{name}: {e}"))?;
+    // Traced and profiled runs go through the interpreter's trace.
+    let engine = match cli.engine.as_str() {
+        _ if cli.trace || cli.profile.is_some() => Engine::Interpreter,
+        "interp" => Engine::Interpreter,
+        "native" => Engine::Native,
+        _ => Engine::Auto,
+    };
+    vm.set_engine(engine).map_err(|e| format!("--engine {}: {e}", cli.engine))?;
     if cli.pc != 0 {
         vm.set_pc(cli.pc);
     }

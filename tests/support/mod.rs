@@ -4,8 +4,10 @@
 
 #![allow(dead_code)]
 
+pub mod random;
+
 use pvm_compiler::{Compiled, EntryKind, Options};
-use pvm_runner::{InputForm, Status};
+use pvm_runner::{Engine, InputForm, Status};
 use std::path::PathBuf;
 
 /// The repository root.
@@ -64,9 +66,10 @@ pub fn harness_options() -> Options {
     }
 }
 
-/// A running instance of a module compiled with the harness entry.
+/// A running instance of a module compiled with the harness entry, on every engine at
+/// once: each run must end alike on all (status, pc, gas, registers).
 pub struct Instance {
-    vm: pvm_runner::Instance,
+    vms: Vec<pvm_runner::Instance>,
     mailbox: u32,
     /// Registers and pc where the harness asks for the next call.
     resume: ([u64; 13], u32),
@@ -78,6 +81,16 @@ pub struct Instance {
     pub call_gas: i64,
 }
 
+/// Runs every engine's machine; panics unless they stop alike.
+fn run_all(vms: &mut [pvm_runner::Instance]) -> Status {
+    let ends: Vec<_> =
+        vms.iter_mut().map(|vm| (vm.run(), vm.pc(), vm.state().gas(), *vm.state().regs(), vm.engine())).collect();
+    for end in &ends[1..] {
+        assert_eq!((end.0, end.1, end.2, end.3), (ends[0].0, ends[0].1, ends[0].2, ends[0].3), "{:?} differs", end.4);
+    }
+    ends[0].0
+}
+
 impl Instance {
     /// Loads and instantiates (runs the start function); `Err(Outcome)` if that traps.
     pub fn start(
@@ -86,12 +99,17 @@ impl Instance {
         functions: Vec<String>,
         globals: Vec<(String, u64)>,
     ) -> Result<Self, Outcome> {
-        let mut vm = pvm_runner::Instance::load(jam, InputForm::Jam, &[], CALL_GAS)
-            .map_err(|e| Outcome::Other(e.to_string()))?;
-        match (vm.run(), compiled.mailbox) {
+        let mut vms = Vec::new();
+        for engine in engines() {
+            let mut vm = pvm_runner::Instance::load(jam, InputForm::Jam, &[], CALL_GAS)
+                .map_err(|e| Outcome::Other(e.to_string()))?;
+            vm.set_engine(engine).expect("engine available");
+            vms.push(vm);
+        }
+        match (run_all(&mut vms), compiled.mailbox) {
             (Status::Host(i), Some(mailbox)) if i == u64::from(pvm_compiler::abi::HARNESS_ECALLI) => {
-                let resume = (*vm.state().regs(), vm.pc());
-                Ok(Instance { vm, mailbox: mailbox as u32, resume, functions, globals, call_gas: CALL_GAS })
+                let resume = (*vms[0].state().regs(), vms[0].pc());
+                Ok(Instance { vms, mailbox: mailbox as u32, resume, functions, globals, call_gas: CALL_GAS })
             }
             (other, _) => Err(classify(other)),
         }
@@ -101,33 +119,43 @@ impl Instance {
     pub fn call(&mut self, index: usize, args: &[u64]) -> Outcome {
         let mut slots = vec![index as u64];
         slots.extend_from_slice(args);
-        for (i, v) in slots.iter().enumerate() {
-            self.vm
-                .state_mut()
-                .memory_mut()
-                .write_bytes(self.mailbox + 8 * i as u32, &v.to_le_bytes())
-                .expect("the mailbox is writable");
+        for vm in &mut self.vms {
+            for (i, v) in slots.iter().enumerate() {
+                vm.state_mut()
+                    .memory_mut()
+                    .write_bytes(self.mailbox + 8 * i as u32, &v.to_le_bytes())
+                    .expect("the mailbox is writable");
+            }
+            vm.state_mut().set_gas(self.call_gas);
+            vm.resume_after_host_call();
         }
-        self.vm.state_mut().set_gas(self.call_gas);
-        self.vm.resume_after_host_call();
-        let status = self.vm.run();
+        let status = run_all(&mut self.vms);
         let outcome = match status {
             Status::Host(i) if i == u64::from(pvm_compiler::abi::HARNESS_ECALLI) => {
-                let values = (1..=16)
-                    .map(|i| {
-                        let b = self.vm.state_mut().memory_mut().read_bytes(self.mailbox + 8 * i, 8).expect("mailbox");
-                        u64::from_le_bytes(b.try_into().expect("8 bytes"))
-                    })
-                    .collect();
+                let mailbox = self.mailbox;
+                let read = |vm: &mut pvm_runner::Instance| -> Vec<u64> {
+                    (1..=16)
+                        .map(|i| {
+                            let b = vm.state_mut().memory_mut().read_bytes(mailbox + 8 * i, 8).expect("mailbox");
+                            u64::from_le_bytes(b.try_into().expect("8 bytes"))
+                        })
+                        .collect()
+                };
+                let values = read(&mut self.vms[0]);
+                for vm in &mut self.vms[1..] {
+                    assert_eq!(read(vm), values, "{:?} returns other values than the interpreter", vm.engine());
+                }
                 return Outcome::Values(values);
             }
             other => classify(other),
         };
         // Back to the harness loop, as if the call had returned.
-        *self.vm.state_mut().regs_mut() = self.resume.0;
-        self.vm.set_pc(self.resume.1);
-        self.vm.state_mut().set_gas(self.call_gas);
-        match self.vm.run() {
+        for vm in &mut self.vms {
+            *vm.state_mut().regs_mut() = self.resume.0;
+            vm.set_pc(self.resume.1);
+            vm.state_mut().set_gas(self.call_gas);
+        }
+        match run_all(&mut self.vms) {
             Status::Host(_) => outcome,
             other => Outcome::Other(format!("the harness did not resume after {outcome:?}: {other:?}")),
         }
@@ -136,7 +164,10 @@ impl Instance {
     /// Reads an exported mutable global (`bytes` wide).
     pub fn global(&mut self, name: &str, bytes: u32) -> Option<u64> {
         let address = self.globals.iter().find(|(n, _)| n == name)?.1 as u32;
-        let b = self.vm.state_mut().memory_mut().read_bytes(address, bytes)?;
+        let mut values = self.vms.iter_mut().map(|vm| vm.state_mut().memory_mut().read_bytes(address, bytes));
+        let b = values.next()?;
+        assert!(values.all(|other| other.as_ref() == b.as_ref()), "engines disagree on global {name}");
+        let b = b?;
         let mut word = [0u8; 8];
         word[..b.len()].copy_from_slice(&b);
         Some(u64::from_le_bytes(word))
@@ -180,21 +211,43 @@ pub struct RunResult {
     pub result: String,
 }
 
-/// Runs a `.jam` on our runner the way `pvm-run` does (JIP-1 log host call handled).
+/// The engines every suite runs: the interpreter, and the native engine where it exists.
+pub fn engines() -> Vec<Engine> {
+    if pvm_runner::NATIVE_SUPPORTED { vec![Engine::Interpreter, Engine::Native] } else { vec![Engine::Interpreter] }
+}
+
+/// Runs a `.jam` on our runner the way `pvm-run` does (JIP-1 log host call handled), on
+/// every engine; panics unless they agree on the outcome and on every page of memory.
 pub fn run_ours(job: &Job) -> RunResult {
+    let runs: Vec<(RunResult, Vec<(u32, Vec<u8>)>)> = engines().into_iter().map(|engine| run_on(job, engine)).collect();
+    for (engine, run) in engines().iter().zip(&runs).skip(1) {
+        assert!(run == &runs[0], "{engine:?} differs from the interpreter: {:?} vs {:?}", run.0, runs[0].0);
+    }
+    runs.into_iter().next().expect("the interpreter ran").0
+}
+
+/// Runs a job on one engine: the outcome and every page of memory that holds data.
+pub fn run_on(job: &Job, engine: Engine) -> (RunResult, Vec<(u32, Vec<u8>)>) {
     let mut vm =
         pvm_runner::Instance::load(&job.program, InputForm::Jam, &job.args, job.gas).expect("loadable program");
+    vm.set_engine(engine).expect("engine available");
     let mut host = pvm_runner::LogHost { out: std::io::sink() };
     let status = vm.run_with_host(&mut host);
     let result = if status == Status::Halt { vm.result() } else { Vec::new() };
-    RunResult {
+    let outcome = RunResult {
         status: status.code(),
         exit_code: vm.exit_code(status),
         pc: vm.pc(),
         gas: vm.state().gas(),
         registers: vm.state().regs().to_vec(),
         result: result.iter().map(|b| format!("{b:02x}")).collect(),
-    }
+    };
+    (outcome, pages(&vm))
+}
+
+/// Every page of memory that holds data, with its address.
+pub fn pages(vm: &pvm_runner::Instance) -> Vec<(u32, Vec<u8>)> {
+    vm.state().memory().pages().map(|(address, page)| (address, page.to_vec())).collect()
 }
 
 /// Runs one of the node helpers of `tests/node` with `input` as JSON on stdin; returns

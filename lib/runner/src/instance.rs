@@ -1,6 +1,7 @@
 //! [`Instance`]: a loaded program and its machine state — the runner's API. It runs on
-//! the interpreter; resuming after host calls, the exit code and the result are defined
-//! here once for every engine.
+//! the [`Engine`] it was given (the interpreter, or the native engine where supported);
+//! resuming after host calls, the exit code and the result are defined here once for
+//! every engine.
 
 use crate::host::{Host, HostAction};
 use crate::interpreter::{self, Step};
@@ -8,18 +9,91 @@ use crate::load::{self, LoadError};
 use crate::program::Program;
 use crate::state::{State, Status};
 use pvm_isa::container::InputForm;
+use std::sync::Arc;
+
+/// Which engine runs an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// The interpreter.
+    Interpreter,
+    /// The native engine (x86-64 Linux only).
+    Native,
+    /// The native engine where it is supported and the run is long enough to pay for the
+    /// translation; else the interpreter.
+    Auto,
+}
+
+/// Why an engine cannot run an instance.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// The native engine does not exist on this platform.
+    #[error("the native engine runs only on x86-64 Linux")]
+    Unsupported,
+    /// The native code could not be made.
+    #[error("cannot translate to native code: {0}")]
+    Translation(String),
+}
+
+/// Whether this build has the native engine.
+pub const NATIVE_SUPPORTED: bool = cfg!(all(target_arch = "x86_64", target_os = "linux"));
+
+/// Gas per op below which `Auto` keeps to the interpreter: a run that short is over before
+/// the translation would pay for itself.
+const AUTO_GAS_PER_OP: i64 = 64;
+
+/// The engine an instance runs on.
+#[derive(Debug, Clone)]
+enum Backend {
+    Interpreter,
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    Native(Arc<crate::native::Native>),
+}
 
 /// A program with its machine state.
 #[derive(Debug, Clone)]
 pub struct Instance {
-    program: Program,
+    program: Arc<Program>,
     state: State,
+    backend: Backend,
 }
 
 impl Instance {
-    /// An instance of `program` in `state` (built for this program).
+    /// An instance of `program` in `state` (built for this program), on the interpreter.
     pub fn new(program: Program, state: State) -> Self {
-        Instance { program, state }
+        Instance { program: Arc::new(program), state, backend: Backend::Interpreter }
+    }
+
+    /// Chooses the engine (`Auto` decides on the gas the state has now).
+    pub fn set_engine(&mut self, engine: Engine) -> Result<(), EngineError> {
+        let native = match engine {
+            Engine::Interpreter => false,
+            Engine::Native if !NATIVE_SUPPORTED => return Err(EngineError::Unsupported),
+            Engine::Native => true,
+            Engine::Auto => NATIVE_SUPPORTED && self.state.gas / AUTO_GAS_PER_OP >= self.program.ops.len() as i64,
+        };
+        self.backend = if native { self.native_backend()? } else { Backend::Interpreter };
+        Ok(())
+    }
+
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    fn native_backend(&self) -> Result<Backend, EngineError> {
+        let native =
+            crate::native::Native::translate(&self.program).map_err(|e| EngineError::Translation(e.to_string()))?;
+        Ok(Backend::Native(Arc::new(native)))
+    }
+
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+    fn native_backend(&self) -> Result<Backend, EngineError> {
+        Err(EngineError::Unsupported)
+    }
+
+    /// The engine this instance runs on (`Native` or `Interpreter`).
+    pub fn engine(&self) -> Engine {
+        match self.backend {
+            Backend::Interpreter => Engine::Interpreter,
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            Backend::Native(_) => Engine::Native,
+        }
     }
 
     /// Loads a file in container form `form` with arguments and gas, at pc 0: the
@@ -71,7 +145,11 @@ impl Instance {
 
     /// Runs until the machine stops.
     pub fn run(&mut self) -> Status {
-        interpreter::run(&self.program, &mut self.state)
+        match &self.backend {
+            Backend::Interpreter => interpreter::run(&self.program, &mut self.state),
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            Backend::Native(native) => crate::native::run(native, &self.program, &mut self.state),
+        }
     }
 
     /// Runs on the interpreter, charging and reporting every instruction separately.

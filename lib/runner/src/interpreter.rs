@@ -27,9 +27,12 @@ pub struct Step {
 }
 
 /// What an instruction does to control.
-enum Flow {
+pub(crate) enum Flow {
+    /// Continue with the next op.
     Next,
+    /// Continue at this op.
     Jump(u32),
+    /// The machine stops.
     Exit(Status),
 }
 
@@ -41,6 +44,32 @@ pub(crate) fn run(program: &Program, state: &mut State) -> Status {
 /// Runs, charging and reporting every instruction separately.
 pub(crate) fn run_traced(program: &Program, state: &mut State, trace: &mut dyn FnMut(Step)) -> Status {
     Interpreter { program, state }.interpret::<true>(trace)
+}
+
+/// Executes one instruction at `state`'s position, charged on its own: `None` when the
+/// machine goes on (at the next op or a jump target), else how it stopped (at that op).
+pub(crate) fn step(program: &Program, state: &mut State) -> Option<Status> {
+    let mut interpreter = Interpreter { program, state };
+    if interpreter.state.op == INVALID {
+        return Some(interpreter.charge_one().unwrap_or(Status::Panic));
+    }
+    if interpreter.state.gas < 1 {
+        return Some(Status::OutOfGas);
+    }
+    interpreter.state.gas -= 1;
+    let i = interpreter.state.op;
+    match interpreter.step(&program.ops[i as usize]) {
+        Flow::Next => interpreter.state.op = i + 1,
+        Flow::Jump(t) => interpreter.state.op = t,
+        Flow::Exit(status) => return Some(status),
+    }
+    None
+}
+
+/// Executes op `i` on `state` without charging gas or moving the position (for an engine
+/// that hands single instructions to the interpreter).
+pub(crate) fn execute(program: &Program, state: &mut State, i: u32) -> Flow {
+    Interpreter { program, state }.step(&program.ops[i as usize])
 }
 
 /// The interpreter over one machine state.

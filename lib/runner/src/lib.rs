@@ -3,8 +3,9 @@
 //! [`Instance`] is the API: a program loaded ([`load`]: SPI, bare blob, test-vector
 //! model) with its machine [`State`] (registers, [`memory`], gas, position). Engines
 //! share one analysis of the program ([`program`]: instruction starts, basic blocks and
-//! their gas, the jump table) and change the state: the [`interpreter`]. Host calls go
-//! to an embedder's [`Host`], which sees the state; [`script`] is a host for tests that
+//! their gas, the jump table) and change the state: the [`interpreter`], and on x86-64
+//! Linux the native engine (`native`: the program translated to machine code). Host calls
+//! go to an embedder's [`Host`], which sees the state; [`script`] is a host for tests that
 //! answers from a script and records every call.
 //! [`profile`] runs a program with a gas profile by function and call stack.
 //!
@@ -17,6 +18,8 @@ pub mod instance;
 pub mod interpreter;
 pub mod load;
 pub mod memory;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod native;
 pub mod nested;
 pub mod profile;
 pub mod program;
@@ -24,7 +27,7 @@ pub mod script;
 pub mod state;
 
 pub use host::{Host, HostAction, LogHost};
-pub use instance::Instance;
+pub use instance::{Engine, EngineError, Instance, NATIVE_SUPPORTED};
 pub use interpreter::Step;
 pub use load::LoadError;
 pub use memory::{AccessError, Memory};

@@ -12,12 +12,12 @@ use pvm_isa::spi::PAGE_SIZE;
 const PAGE: usize = PAGE_SIZE as usize;
 const PAGES: usize = 1 << 20;
 /// Entry flag: the page is mapped (readable).
-const MAPPED: u32 = 1;
+pub(crate) const MAPPED: u32 = 1;
 /// Entry flag: the page is writable.
-const WRITABLE: u32 = 2;
+pub(crate) const WRITABLE: u32 = 2;
 /// Entries keep the page's slot in the pool above these flags; slot 0 means "mapped but
 /// not yet materialised" (reads as zeros).
-const SLOT_SHIFT: u32 = 2;
+pub(crate) const SLOT_SHIFT: u32 = 2;
 
 /// Why an access failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +40,7 @@ pub struct Memory {
 }
 
 /// Address below which every access panics.
-const RESERVED: u32 = 0x1_0000;
+pub(crate) const RESERVED: u32 = 0x1_0000;
 
 impl Default for Memory {
     fn default() -> Self {
@@ -63,6 +63,15 @@ impl Memory {
             *entry = (*entry & !(MAPPED | WRITABLE)) | flags;
             page += 1;
         }
+    }
+
+    /// For the native engine: the page table (entry `p` describes page `p`: [`MAPPED`] and
+    /// [`WRITABLE`] flags, the page's pool slot above [`SLOT_SHIFT`], slot 0 for a page
+    /// not yet allocated) and the pool (slot `s` holds a pointer to its 4 KiB page, as
+    /// `Box<[u8; 4096]>` is laid out as a pointer). The table never moves; the pool
+    /// pointer is valid until the next page allocation.
+    pub(crate) fn raw_parts(&self) -> (*const u32, *const *mut u8) {
+        (self.table.as_ptr(), self.pool.as_ptr().cast())
     }
 
     /// Whether the page holding `address` is mapped.
