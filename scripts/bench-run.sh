@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runner speed: the long runs of ../shared/bench/README.md, compiled with wasm2pvm and
 # jam-pack, run on pvm-run and on the reference CLI (@fluffylabs/anan-as 1.2.0) on the
-# same .jam. Prints a table: PVM instructions executed, wall time and instructions per
-# second of each, and the speed ratio. Both runs must give the expected result.
+# same .jam, pvm-run once per engine (--engine interp, --engine native). Prints a table:
+# PVM instructions executed, wall time and instructions per second of each, the speed
+# of the native engine over the interpreter and of the interpreter over the reference.
+# Every run must give the expected result and execute the same instructions.
 #
 # usage: scripts/bench-run.sh [--no-reference] [PROGRAM...]
 #   PROGRAM filters the rows by file name, with or without extension (fib.wat, fib).
@@ -33,12 +35,14 @@ gas=100000000000
 now() { date +%s.%N; }
 field() { sed -n "s/^$1: //p"; }
 
-printf '%-13s %14s %10s %12s %10s %12s %8s\n' program instructions "pvm-run s" "pvm-run M/s" "ref s" "ref M/s" ratio
+printf '%-13s %14s %9s %9s %9s %9s %8s %9s %9s %8s\n' program instructions "interp s" "interp M/s" \
+    "native s" "native M/s" "native/i" "ref s" "ref M/s" "interp/r"
 total_instructions=0
-total_ours=0
+declare -A total=([interp]=0 [native]=0)
 for filter in "${filters[@]}"; do
     grep -qE "^${filter%.wat}\.wat " <<<"$runs" || { echo "bench-run: no long run of $filter" >&2; exit 2; }
 done
+rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.1f", n / t / 1e6 }'; }
 while read -r program args expected; do
     if ((${#filters[@]})) && [[ ! " ${filters[*]} " == *" $program "* && ! " ${filters[*]} " == *" ${program%.wat} "* ]]; then
         continue
@@ -46,19 +50,24 @@ while read -r program args expected; do
     jam=$out/${program%.*}.jam
     "$bin/wasm2pvm" "$bench/$program" | "$bin/jam-pack" -o "$jam"
 
-    start=$(now)
-    report=$("$bin/pvm-run" "$jam" "$args" --gas "$gas")
-    end=$(now)
-    result=$(field Result <<<"$report" | tr -d '[]')
-    if [[ $result != "0x$expected" ]]; then
-        echo "$program: pvm-run returned $result, expected 0x$expected" >&2
-        exit 1
-    fi
-    instructions=$((gas - $(field "Gas remaining" <<<"$report")))
-    ours=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
-    ours_rate=$(awk -v n="$instructions" -v t="$ours" 'BEGIN { printf "%.1f", n / t / 1e6 }')
+    declare -A secs=()
+    instructions=
+    for engine in interp native; do
+        start=$(now)
+        report=$("$bin/pvm-run" "$jam" "$args" --gas "$gas" --engine "$engine")
+        end=$(now)
+        result=$(field Result <<<"$report" | tr -d '[]')
+        used=$((gas - $(field "Gas remaining" <<<"$report")))
+        if [[ $result != "0x$expected" || (-n $instructions && $used != "$instructions") ]]; then
+            echo "$program: pvm-run --engine $engine returned $result after $used instructions" >&2
+            exit 1
+        fi
+        instructions=$used
+        secs[$engine]=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
+        total[$engine]=$(awk -v a="${total[$engine]}" -v b="${secs[$engine]}" 'BEGIN { print a + b }')
+    done
     total_instructions=$((total_instructions + instructions))
-    total_ours=$(awk -v a="$total_ours" -v b="$ours" 'BEGIN { print a + b }')
+    speedup=$(awk -v a="${secs[interp]}" -v b="${secs[native]}" 'BEGIN { printf "%.1fx", a / b }')
 
     theirs=- theirs_rate=- ratio=-
     if ((reference)); then
@@ -72,10 +81,14 @@ while read -r program args expected; do
             exit 1
         fi
         theirs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
-        theirs_rate=$(awk -v n="$instructions" -v t="$theirs" 'BEGIN { printf "%.1f", n / t / 1e6 }')
-        ratio=$(awk -v a="$theirs" -v b="$ours" 'BEGIN { printf "%.0fx", a / b }')
+        theirs_rate=$(rate "$instructions" "$theirs")
+        ratio=$(awk -v a="$theirs" -v b="${secs[interp]}" 'BEGIN { printf "%.0fx", a / b }')
     fi
-    printf '%-13s %14d %10s %12s %10s %12s %8s\n' "$program" "$instructions" "$ours" "$ours_rate" "$theirs" "$theirs_rate" "$ratio"
+    printf '%-13s %14d %9s %9s %9s %9s %8s %9s %9s %8s\n' "$program" "$instructions" "${secs[interp]}" \
+        "$(rate "$instructions" "${secs[interp]}")" "${secs[native]}" "$(rate "$instructions" "${secs[native]}")" \
+        "$speedup" "$theirs" "$theirs_rate" "$ratio"
 done <<<"$runs"
-printf '%-13s %14d %10s %12s\n' total "$total_instructions" "$total_ours" \
-    "$(awk -v n="$total_instructions" -v t="$total_ours" 'BEGIN { printf "%.1f", n / t / 1e6 }')"
+printf '%-13s %14d %9s %9s %9s %9s %8s\n' total "$total_instructions" "${total[interp]}" \
+    "$(rate "$total_instructions" "${total[interp]}")" "${total[native]}" \
+    "$(rate "$total_instructions" "${total[native]}")" \
+    "$(awk -v a="${total[interp]}" -v b="${total[native]}" 'BEGIN { printf "%.1fx", a / b }')"

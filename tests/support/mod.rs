@@ -219,7 +219,7 @@ pub fn engines() -> Vec<Engine> {
 /// Runs a `.jam` on our runner the way `pvm-run` does (JIP-1 log host call handled), on
 /// every engine; panics unless they agree on the outcome and on every page of memory.
 pub fn run_ours(job: &Job) -> RunResult {
-    let runs: Vec<(RunResult, Vec<(u32, Vec<u8>)>)> = engines().into_iter().map(|engine| run_on(job, engine)).collect();
+    let runs: Vec<(RunResult, Pages)> = engines().into_iter().map(|engine| run_on(job, engine)).collect();
     for (engine, run) in engines().iter().zip(&runs).skip(1) {
         assert!(run == &runs[0], "{engine:?} differs from the interpreter: {:?} vs {:?}", run.0, runs[0].0);
     }
@@ -227,7 +227,7 @@ pub fn run_ours(job: &Job) -> RunResult {
 }
 
 /// Runs a job on one engine: the outcome and every page of memory that holds data.
-pub fn run_on(job: &Job, engine: Engine) -> (RunResult, Vec<(u32, Vec<u8>)>) {
+pub fn run_on(job: &Job, engine: Engine) -> (RunResult, Pages) {
     let mut vm =
         pvm_runner::Instance::load(&job.program, InputForm::Jam, &job.args, job.gas).expect("loadable program");
     vm.set_engine(engine).expect("engine available");
@@ -246,7 +246,10 @@ pub fn run_on(job: &Job, engine: Engine) -> (RunResult, Vec<(u32, Vec<u8>)>) {
 }
 
 /// Every page of memory that holds data, with its address.
-pub fn pages(vm: &pvm_runner::Instance) -> Vec<(u32, Vec<u8>)> {
+pub type Pages = Vec<(u32, Vec<u8>)>;
+
+/// The pages of `vm`'s memory that hold data.
+pub fn pages(vm: &pvm_runner::Instance) -> Pages {
     vm.state().memory().pages().map(|(address, page)| (address, page.to_vec())).collect()
 }
 
