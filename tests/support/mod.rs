@@ -217,10 +217,16 @@ pub fn engines() -> Vec<Engine> {
 }
 
 /// Runs a `.jam` on our runner the way `pvm-run` does (JIP-1 log host call handled), on
-/// every engine; panics unless they agree on the outcome and on every page of memory.
+/// every engine and on `Auto` (which switches from the interpreter to the native engine
+/// mid-run in long runs); panics unless they agree on the outcome and on every page of
+/// memory.
 pub fn run_ours(job: &Job) -> RunResult {
-    let runs: Vec<(RunResult, Pages)> = engines().into_iter().map(|engine| run_on(job, engine)).collect();
-    for (engine, run) in engines().iter().zip(&runs).skip(1) {
+    let mut engines = engines();
+    if pvm_runner::NATIVE_SUPPORTED {
+        engines.push(Engine::Auto);
+    }
+    let runs: Vec<(RunResult, Pages)> = engines.iter().map(|&engine| run_on(job, engine)).collect();
+    for (engine, run) in engines.iter().zip(&runs).skip(1) {
         assert!(run == &runs[0], "{engine:?} differs from the interpreter: {:?} vs {:?}", run.0, runs[0].0);
     }
     runs.into_iter().next().expect("the interpreter ran").0

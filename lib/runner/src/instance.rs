@@ -18,8 +18,8 @@ pub enum Engine {
     Interpreter,
     /// The native engine (x86-64 Linux only).
     Native,
-    /// The native engine where it is supported and the run is long enough to pay for the
-    /// translation; else the interpreter.
+    /// The interpreter first; where the native engine is supported, a run that goes on
+    /// long enough to pay for the translation continues on it.
     Auto,
 }
 
@@ -37,14 +37,19 @@ pub enum EngineError {
 /// Whether this build has the native engine.
 pub const NATIVE_SUPPORTED: bool = cfg!(all(target_arch = "x86_64", target_os = "linux"));
 
-/// Gas per op below which `Auto` keeps to the interpreter: a run that short is over before
-/// the translation would pay for itself.
-const AUTO_GAS_PER_OP: i64 = 64;
+/// `Auto` interprets this much gas per op of the program (plus [`AUTO_BASE_GAS`]) before it
+/// translates: a run that short is over before the translation would pay for itself.
+const AUTO_GAS_PER_OP: i64 = 256;
+/// Gas `Auto` interprets in any program before it translates.
+const AUTO_BASE_GAS: i64 = 100_000;
 
 /// The engine an instance runs on.
 #[derive(Debug, Clone)]
 enum Backend {
     Interpreter,
+    /// The interpreter for this much more gas, then the native engine.
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    Tiered(i64),
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     Native(Arc<crate::native::Native>),
 }
@@ -63,15 +68,18 @@ impl Instance {
         Instance { program: Arc::new(program), state, backend: Backend::Interpreter }
     }
 
-    /// Chooses the engine (`Auto` decides on the gas the state has now).
+    /// Chooses the engine.
     pub fn set_engine(&mut self, engine: Engine) -> Result<(), EngineError> {
-        let native = match engine {
-            Engine::Interpreter => false,
-            Engine::Native if !NATIVE_SUPPORTED => return Err(EngineError::Unsupported),
-            Engine::Native => true,
-            Engine::Auto => NATIVE_SUPPORTED && self.state.gas / AUTO_GAS_PER_OP >= self.program.ops.len() as i64,
+        self.backend = match engine {
+            Engine::Interpreter => Backend::Interpreter,
+            Engine::Native => self.native_backend()?,
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            Engine::Auto => {
+                Backend::Tiered(AUTO_BASE_GAS.saturating_add(AUTO_GAS_PER_OP * self.program.ops.len() as i64))
+            }
+            #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+            Engine::Auto => Backend::Interpreter,
         };
-        self.backend = if native { self.native_backend()? } else { Backend::Interpreter };
         Ok(())
     }
 
@@ -87,10 +95,12 @@ impl Instance {
         Err(EngineError::Unsupported)
     }
 
-    /// The engine this instance runs on (`Native` or `Interpreter`).
+    /// The engine this instance runs on now (`Auto` while it has not switched yet).
     pub fn engine(&self) -> Engine {
         match self.backend {
             Backend::Interpreter => Engine::Interpreter,
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            Backend::Tiered(_) => Engine::Auto,
             #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
             Backend::Native(_) => Engine::Native,
         }
@@ -147,6 +157,29 @@ impl Instance {
     pub fn run(&mut self) -> Status {
         match &self.backend {
             Backend::Interpreter => interpreter::run(&self.program, &mut self.state),
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            &Backend::Tiered(budget) => {
+                let gas = self.state.gas;
+                if gas <= budget {
+                    self.backend = Backend::Tiered(budget - gas);
+                    return interpreter::run(&self.program, &mut self.state);
+                }
+                // Interpret with the gas capped at the budget: out of that gas the machine
+                // stops before an instruction, exactly where it would go on with more.
+                self.state.gas = budget;
+                let status = interpreter::run(&self.program, &mut self.state);
+                let used = budget - self.state.gas.max(0);
+                self.state.gas = gas - used;
+                if status != Status::OutOfGas {
+                    self.backend = Backend::Tiered(budget - used);
+                    return status;
+                }
+                match self.native_backend() {
+                    Ok(native) => self.backend = native,
+                    Err(_) => self.backend = Backend::Interpreter,
+                }
+                self.run()
+            }
             #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
             Backend::Native(native) => crate::native::run(native, &self.program, &mut self.state),
         }
