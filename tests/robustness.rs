@@ -31,20 +31,16 @@ fn read_everything(bytes: &[u8]) {
             let _ = pvm_asm::disassemble(&parsed);
         }
     }
-    let loaded = [
-        pvm_runner::Instance::load(bytes, InputForm::Jam, &[1, 2], 50),
-        pvm_runner::Instance::load(bytes, InputForm::Spi, &[], 50),
-        pvm_runner::Instance::load(bytes, InputForm::Blob, &[], 50),
-    ];
-    for vm in loaded.into_iter().flatten() {
+    let forms = [(InputForm::Jam, &[1u8, 2][..]), (InputForm::Spi, &[][..]), (InputForm::Blob, &[][..])];
+    for (form, args) in forms {
         // Every engine runs it (the native one on x86-64 Linux) and they end alike.
         let ends: Vec<_> = support::engines()
             .into_iter()
-            .map(|engine| {
-                let mut vm = vm.clone();
+            .filter_map(|engine| {
+                let mut vm = pvm_runner::Instance::load(bytes, form, args, 50).ok()?;
                 vm.set_engine(engine).expect("engine available");
                 let status = vm.run();
-                (status, vm.pc(), vm.state().gas(), *vm.state().regs())
+                Some((status, vm.pc(), vm.state().gas(), *vm.state().regs()))
             })
             .collect();
         assert!(ends.iter().all(|end| end == &ends[0]), "engines differ: {ends:?}");
