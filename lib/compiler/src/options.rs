@@ -61,14 +61,18 @@ pub enum Optimization {
     /// Copies and fills of up to 32 constant bytes as loads and stores (off: every copy and
     /// fill calls the runtime routine).
     InlineMemory,
-    /// Block layout: fall-through instead of jumps to the next block, and branches to
-    /// blocks that only jump retargeted (off: every block ends in an explicit jump).
+    /// Block layout: fall-through instead of jumps to the next block, branches to blocks
+    /// that only jump retargeted, and a loop's back edge as the conditional branch (off:
+    /// every block ends in an explicit jump).
     Fallthrough,
+    /// 64-bit constants that code in loops needs in a register are loaded once, in the
+    /// function's entry block (off: in every block that uses them).
+    LoopConstants,
 }
 
 impl Optimization {
     /// Every optimisation, in the order of `--help`.
-    pub const ALL: [Optimization; 9] = [
+    pub const ALL: [Optimization; 10] = [
         Optimization::Llvm,
         Optimization::Inline,
         Optimization::FoldAddress,
@@ -78,6 +82,7 @@ impl Optimization {
         Optimization::KnownBits,
         Optimization::InlineMemory,
         Optimization::Fallthrough,
+        Optimization::LoopConstants,
     ];
 
     /// The name `--no-opt` takes.
@@ -92,6 +97,7 @@ impl Optimization {
             Optimization::KnownBits => "known-bits",
             Optimization::InlineMemory => "inline-memory",
             Optimization::Fallthrough => "fallthrough",
+            Optimization::LoopConstants => "loop-constants",
         }
     }
 

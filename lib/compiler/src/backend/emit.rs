@@ -35,6 +35,8 @@ struct Emitter<'a> {
     resolved: Vec<usize>,
     /// The block emitted after each block, if any.
     next: Vec<Option<usize>>,
+    /// Each block's place in the layout (`usize::MAX` for blocks not emitted).
+    position: Vec<usize>,
 }
 
 fn op(opcode: Opcode, operands: Vec<Operand>) -> Item {
@@ -157,7 +159,23 @@ pub fn emit(f: &MFunction, out: &Output, ctx: &EmitContext<'_>) -> Result<Emitte
             next[pair[0]] = Some(pair[1]);
         }
     }
-    let mut e = Emitter { f, out, items: Vec::new(), frame, spill_base, saved, returns: 0, has_calls, resolved, next };
+    let mut position = vec![usize::MAX; f.blocks.len()];
+    for (k, &b) in order.iter().enumerate() {
+        position[b] = k;
+    }
+    let mut e = Emitter {
+        f,
+        out,
+        items: Vec::new(),
+        frame,
+        spill_base,
+        saved,
+        returns: 0,
+        has_calls,
+        resolved,
+        next,
+        position,
+    };
     e.items.push(Item::Label(f.name.clone()));
     if f.is_entry {
         e.entry_prologue(ctx)?;
@@ -223,6 +241,15 @@ impl Emitter<'_> {
     /// The label a branch to `block` uses.
     fn label(&self, block: usize) -> String {
         self.f.blocks[self.resolved[block]].label.clone()
+    }
+
+    /// Whether, of the two targets of a branch at the end of `from`, `first` is the back
+    /// edge of the innermost loop: it goes back to a block laid out at or before `from`,
+    /// and `second` goes forward or less far back (with the fall-through layout only).
+    fn back_edge_first(&self, from: usize, first: usize, second: usize) -> bool {
+        let at = |b: usize| self.position[self.resolved[b]];
+        let (from, first, second) = (self.position[from], at(first), at(second));
+        self.next.iter().any(Option::is_some) && first <= from && (second > from || second < first)
     }
 
     /// Whether control reaching the end of `from` falls into `block`.
@@ -348,6 +375,11 @@ impl Emitter<'_> {
                 };
                 if self.falls_into(b, t) {
                     self.branch(pred.inverse(), a0, rhs, n);
+                } else if self.back_edge_first(b, n, t) {
+                    // A loop's back edge is the conditional branch, so that an iteration
+                    // runs one control instruction; the exit jumps.
+                    self.branch(pred.inverse(), a0, rhs, n);
+                    self.push(Opcode::Jump, vec![Operand::label(self.label(t))]);
                 } else {
                     self.branch(*pred, a0, rhs, t);
                     if !self.falls_into(b, n) {

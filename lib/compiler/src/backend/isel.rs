@@ -82,6 +82,8 @@ struct Isel<'a, 'm> {
     current: usize,
     next_vreg: usize,
     consts: HashMap<(usize, u64), VReg>,
+    /// Per LIR block: whether it lies on a cycle (in a loop).
+    on_cycle: Vec<bool>,
     preds: Vec<Vec<BlockId>>,
     outgoing_args: u32,
     /// Instructions folded into their single user.
@@ -110,6 +112,7 @@ pub fn select(f: &lir::Function, is_entry: bool, m: &mut ModuleInfo<'_>) -> Resu
         next_vreg: 0,
         consts: HashMap::new(),
         preds: f.predecessors(),
+        on_cycle: blocks_on_cycles(f),
         outgoing_args: 0,
         folded: vec![false; f.insts.len()],
         zext_loads: vec![false; f.insts.len()],
@@ -184,12 +187,26 @@ impl<'a, 'm> Isel<'a, 'm> {
     // ---- operands ---------------------------------------------------------------------
 
     fn constant(&mut self, c: u64) -> VReg {
-        if let Some(&v) = self.consts.get(&(self.current, c)) {
+        // In a loop, the constant is loaded once in the entry block (which dominates every
+        // block and is complete by now: blocks are selected in reverse postorder).
+        // Only 64-bit constants (`load_imm_64`, 10 bytes): a short one is as cheap to load
+        // as to keep. Edge blocks load constants into block parameters: a move would cost
+        // as much.
+        let lir_block = self.origin[self.current] == self.current;
+        let hoist = self.on(Optimization::LoopConstants) && !fits_imm(c) && lir_block && self.on_cycle[self.current];
+        let block = if hoist { self.lir_block[0] } else { self.current };
+        if let Some(&v) = self.consts.get(&(block, c)) {
             return v;
         }
         let v = self.vreg();
-        self.emit(MInst::LoadImm { dst: v, value: c });
-        self.consts.insert((self.current, c), v);
+        let load = MInst::LoadImm { dst: v, value: c };
+        if hoist {
+            let insts = &mut self.blocks[block].insts;
+            insts.insert(insts.len().saturating_sub(1), load);
+        } else {
+            self.emit(load);
+        }
+        self.consts.insert((block, c), v);
         v
     }
 
@@ -1461,6 +1478,57 @@ fn reachable_blocks(blocks: Vec<BlockDraft>, origin: Vec<usize>) -> (Vec<BlockDr
 
 /// The blocks reachable from the entry in reverse postorder (a block after its
 /// dominators).
+/// Which blocks lie on a cycle of the control-flow graph: strongly connected components
+/// (Kosaraju) of more than one block, and blocks that branch to themselves.
+fn blocks_on_cycles(f: &lir::Function) -> Vec<bool> {
+    let n = f.blocks.len();
+    let succs: Vec<Vec<BlockId>> =
+        f.blocks.iter().map(|b| b.insts.last().map(|&i| f.insts[i].op.successors()).unwrap_or_default()).collect();
+    let preds = f.predecessors();
+    let mut visited = vec![false; n];
+    let mut finished = Vec::with_capacity(n);
+    for root in 0..n {
+        if visited[root] {
+            continue;
+        }
+        visited[root] = true;
+        let mut stack = vec![(root, 0usize)];
+        while let Some(&mut (b, ref mut next)) = stack.last_mut() {
+            if let Some(&s) = succs[b].get(*next) {
+                *next += 1;
+                if !visited[s] {
+                    visited[s] = true;
+                    stack.push((s, 0));
+                }
+            } else {
+                finished.push(b);
+                stack.pop();
+            }
+        }
+    }
+    let mut component = vec![usize::MAX; n];
+    let mut sizes: Vec<usize> = Vec::new();
+    for &root in finished.iter().rev() {
+        if component[root] != usize::MAX {
+            continue;
+        }
+        let c = sizes.len();
+        sizes.push(0);
+        component[root] = c;
+        let mut stack = vec![root];
+        while let Some(b) = stack.pop() {
+            sizes[c] += 1;
+            for &p in &preds[b] {
+                if component[p] == usize::MAX {
+                    component[p] = c;
+                    stack.push(p);
+                }
+            }
+        }
+    }
+    (0..n).map(|b| sizes[component[b]] > 1 || succs[b].contains(&b)).collect()
+}
+
 fn reverse_postorder(f: &lir::Function) -> Vec<BlockId> {
     let n = f.blocks.len();
     let successors = |b: BlockId| match f.blocks[b].insts.last().map(|&i| &f.insts[i].op) {

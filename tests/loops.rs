@@ -1,0 +1,82 @@
+//! Loops in the back end: the instructions one iteration executes, measured as the gas
+//! difference between runs of one more iteration (every instruction costs one gas), with
+//! the loop optimisations on and each one off. The loop's back edge is its conditional
+//! branch (`fallthrough`), and 64-bit constants stay in registers (`loop-constants`).
+
+mod support;
+
+use pvm_compiler::{Optimization, Optimizations, Options};
+use pvm_runner::{Status, Vm};
+use support::shared;
+
+/// Gas a run of `source` with `args` uses; the run must halt.
+fn gas(jam: &[u8], args: &[u8]) -> i64 {
+    let start = 1 << 40;
+    let mut vm = Vm::from_jam(jam, args, start).unwrap();
+    assert_eq!(vm.run(), Status::Halt);
+    start - vm.gas
+}
+
+/// Instructions per iteration of the loop `args(n)` runs n times: the same for each of
+/// three consecutive counts.
+fn per_iteration(source: &[u8], options: &Options, args: impl Fn(u32) -> Vec<u8>) -> i64 {
+    let jam = support::compile_jam(source, options).unwrap().0;
+    let runs: Vec<i64> = (10..13).map(|n| gas(&jam, &args(n))).collect();
+    assert_eq!(runs[2] - runs[1], runs[1] - runs[0], "the loop's cost is not linear: {runs:?}");
+    runs[1] - runs[0]
+}
+
+fn without(off: &[Optimization]) -> Options {
+    let mut optimizations = Optimizations::all();
+    for &o in off {
+        optimizations.disable(o);
+    }
+    Options { optimizations, ..Options::default() }
+}
+
+fn bench(name: &str) -> Vec<u8> {
+    std::fs::read(shared().join("bench").join(name)).unwrap()
+}
+
+/// fib(n): `add_32`, `add_imm_32`, the exit test, three moves of the loop-carried values
+/// and the jump back (the moves sit on the back edge, so the branch cannot close it).
+#[test]
+fn fib_loop() {
+    let args = |n: u32| n.to_le_bytes().to_vec();
+    assert_eq!(per_iteration(&bench("fib.wat"), &Options::default(), args), 7);
+    // Without the fall-through layout, the edge block with the moves jumps too.
+    assert_eq!(per_iteration(&bench("fib.wat"), &without(&[Optimization::Fallthrough]), args), 8);
+}
+
+/// hash: per argument byte (one round): address, `load_ind_u8`, `xor`, `mul_64` with the
+/// FNV prime kept in a register, the index increment and the branch back.
+#[test]
+fn hash_byte_loop() {
+    let args = |n: u32| [1u32.to_le_bytes().to_vec(), vec![7; n as usize]].concat();
+    let source = bench("hash.wat");
+    assert_eq!(per_iteration(&source, &Options::default(), args), 6);
+    // The prime reloaded in every iteration.
+    assert_eq!(per_iteration(&source, &without(&[Optimization::LoopConstants]), args), 7);
+    // The exit test branches out and a jump closes the loop.
+    assert_eq!(per_iteration(&source, &without(&[Optimization::Fallthrough]), args), 8);
+    assert_eq!(per_iteration(&source, &without(&[Optimization::Fallthrough, Optimization::LoopConstants]), args), 9);
+}
+
+/// A byte sum whose exit test is at the bottom: the wrap check of `offset=64`
+/// (docs/memory.md), load, add, increment, branch back.
+#[test]
+fn sum_loop() {
+    let source = br#"(module
+      (memory 1)
+      (func (export "main") (param $ptr i32) (param $len i32) (result i64)
+        (local $i i32) (local $s i32) (local $n i32)
+        (local.set $n (i32.load (local.get $ptr)))
+        (loop $l
+          (local.set $s (i32.add (local.get $s) (i32.load8_u offset=64 (local.get $i))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+        (i32.store (i32.const 16) (local.get $s))
+        (i64.or (i64.const 16) (i64.shl (i64.const 4) (i64.const 32)))))"#;
+    let args = |n: u32| n.to_le_bytes().to_vec();
+    assert_eq!(per_iteration(source, &Options::default(), args), 5);
+}
