@@ -82,8 +82,8 @@ struct Isel<'a, 'm> {
     current: usize,
     next_vreg: usize,
     consts: HashMap<(usize, u64), VReg>,
-    /// Per LIR block: whether it lies on a cycle (in a loop).
-    on_cycle: Vec<bool>,
+    /// Per LIR block in a small loop: the loop's preheader, if it has one.
+    preheaders: Vec<Option<BlockId>>,
     preds: Vec<Vec<BlockId>>,
     outgoing_args: u32,
     /// Instructions folded into their single user.
@@ -112,7 +112,7 @@ pub fn select(f: &lir::Function, is_entry: bool, m: &mut ModuleInfo<'_>) -> Resu
         next_vreg: 0,
         consts: HashMap::new(),
         preds: f.predecessors(),
-        on_cycle: blocks_on_cycles(f),
+        preheaders: loop_preheaders(f),
         outgoing_args: 0,
         folded: vec![false; f.insts.len()],
         zext_loads: vec![false; f.insts.len()],
@@ -187,20 +187,20 @@ impl<'a, 'm> Isel<'a, 'm> {
     // ---- operands ---------------------------------------------------------------------
 
     fn constant(&mut self, c: u64) -> VReg {
-        // In a loop, the constant is loaded once in the entry block (which dominates every
-        // block and is complete by now: blocks are selected in reverse postorder).
-        // Only 64-bit constants (`load_imm_64`, 10 bytes): a short one is as cheap to load
-        // as to keep. Edge blocks load constants into block parameters: a move would cost
-        // as much.
+        // In a small loop, the constant is loaded once, in the preheader (selected by now:
+        // blocks are selected in reverse postorder). Only 64-bit constants (`load_imm_64`,
+        // 10 bytes): a short one is as cheap to load as to keep. Edge blocks load
+        // constants into block parameters: a move would cost as much.
         let lir_block = self.origin[self.current] == self.current;
-        let hoist = self.on(Optimization::LoopConstants) && !fits_imm(c) && lir_block && self.on_cycle[self.current];
-        let block = if hoist { self.lir_block[0] } else { self.current };
+        let preheader = self.preheaders.get(self.current).copied().flatten();
+        let hoist = preheader.filter(|_| self.on(Optimization::LoopConstants) && !fits_imm(c) && lir_block);
+        let block = hoist.map_or(self.current, |p| self.lir_block[p]);
         if let Some(&v) = self.consts.get(&(block, c)) {
             return v;
         }
         let v = self.vreg();
         let load = MInst::LoadImm { dst: v, value: c };
-        if hoist {
+        if hoist.is_some() {
             let insts = &mut self.blocks[block].insts;
             insts.insert(insts.len().saturating_sub(1), load);
         } else {
@@ -1476,11 +1476,17 @@ fn reachable_blocks(blocks: Vec<BlockDraft>, origin: Vec<usize>) -> (Vec<BlockDr
     (kept, kept_origin)
 }
 
-/// The blocks reachable from the entry in reverse postorder (a block after its
-/// dominators).
-/// Which blocks lie on a cycle of the control-flow graph: strongly connected components
-/// (Kosaraju) of more than one block, and blocks that branch to themselves.
-fn blocks_on_cycles(f: &lir::Function) -> Vec<bool> {
+/// LLVM instructions a loop may have and still get its 64-bit constants loaded before
+/// it: in larger loops the registers are better spent on values (a constant that is
+/// spilled costs a load in the loop all the same, and a store before it).
+const SMALL_LOOP: usize = 24;
+
+/// For every block on a cycle of the control-flow graph (a strongly connected component,
+/// by Kosaraju, of more than one block, or a block that branches to itself) of at most
+/// [`SMALL_LOOP`] instructions: the loop's preheader, when it has one — the only block
+/// outside the loop that branches into it, into its only entry block. It dominates the
+/// loop.
+fn loop_preheaders(f: &lir::Function) -> Vec<Option<BlockId>> {
     let n = f.blocks.len();
     let succs: Vec<Vec<BlockId>> =
         f.blocks.iter().map(|b| b.insts.last().map(|&i| f.insts[i].op.successors()).unwrap_or_default()).collect();
@@ -1507,17 +1513,17 @@ fn blocks_on_cycles(f: &lir::Function) -> Vec<bool> {
         }
     }
     let mut component = vec![usize::MAX; n];
-    let mut sizes: Vec<usize> = Vec::new();
+    let mut members: Vec<Vec<BlockId>> = Vec::new();
     for &root in finished.iter().rev() {
         if component[root] != usize::MAX {
             continue;
         }
-        let c = sizes.len();
-        sizes.push(0);
+        let c = members.len();
+        members.push(Vec::new());
         component[root] = c;
         let mut stack = vec![root];
         while let Some(b) = stack.pop() {
-            sizes[c] += 1;
+            members[c].push(b);
             for &p in &preds[b] {
                 if component[p] == usize::MAX {
                     component[p] = c;
@@ -1526,9 +1532,28 @@ fn blocks_on_cycles(f: &lir::Function) -> Vec<bool> {
             }
         }
     }
-    (0..n).map(|b| sizes[component[b]] > 1 || succs[b].contains(&b)).collect()
+    let mut out = vec![None; n];
+    for blocks in &members {
+        let c = component[blocks[0]];
+        let cyclic = blocks.len() > 1 || succs[blocks[0]].contains(&blocks[0]);
+        if !cyclic || blocks.iter().map(|&b| f.blocks[b].insts.len()).sum::<usize>() > SMALL_LOOP {
+            continue;
+        }
+        let outside = |b: BlockId| preds[b].iter().copied().filter(|&p| component[p] != c).collect::<Vec<_>>();
+        let entries: Vec<BlockId> = blocks.iter().copied().filter(|&b| !outside(b).is_empty()).collect();
+        if let [entry] = entries[..]
+            && let [preheader] = outside(entry)[..]
+        {
+            for &b in blocks {
+                out[b] = Some(preheader);
+            }
+        }
+    }
+    out
 }
 
+/// The blocks reachable from the entry in reverse postorder (a block after its
+/// dominators).
 fn reverse_postorder(f: &lir::Function) -> Vec<BlockId> {
     let n = f.blocks.len();
     let successors = |b: BlockId| match f.blocks[b].insts.last().map(|&i| &f.insts[i].op) {
