@@ -6,15 +6,15 @@
 mod support;
 
 use pvm_compiler::{Optimization, Optimizations, Options};
-use pvm_runner::{Status, Vm};
+use pvm_runner::{InputForm, Instance, Status};
 use support::shared;
 
 /// Gas a run of `source` with `args` uses; the run must halt.
 fn gas(jam: &[u8], args: &[u8]) -> i64 {
     let start = 1 << 40;
-    let mut vm = Vm::from_jam(jam, args, start).unwrap();
+    let mut vm = Instance::load(jam, InputForm::Jam, args, start).unwrap();
     assert_eq!(vm.run(), Status::Halt);
-    start - vm.gas
+    start - vm.state().gas()
 }
 
 /// Instructions per iteration of the loop `args(n)` runs n times: the same for each of

@@ -65,8 +65,8 @@ pub enum Optimization {
     /// that only jump retargeted, and a loop's back edge as the conditional branch (off:
     /// every block ends in an explicit jump).
     Fallthrough,
-    /// 64-bit constants that code in loops needs in a register are loaded once, in the
-    /// function's entry block (off: in every block that uses them).
+    /// 64-bit constants that a small loop needs in a register are loaded once, in the
+    /// loop's preheader (off: in every block that uses them).
     LoopConstants,
 }
 
