@@ -1,6 +1,8 @@
 //! `jam-inspect`: decodes, validates and disassembles a `.jam` file, SPI container or
 //! program blob.
 
+#![forbid(unsafe_code)]
+
 #[path = "../input.rs"]
 mod input;
 #[path = "../output.rs"]

@@ -1,6 +1,8 @@
 //! `jam-pack`: assembles PVM assembly text into a `.jam` file (or a bare SPI container or
 //! program blob).
 
+#![forbid(unsafe_code)]
+
 #[path = "../input.rs"]
 mod input;
 #[path = "../output.rs"]

@@ -3,17 +3,19 @@
 //! constants, constant expressions, GEP offsets, aggregate indices and names of the
 //! optimised module, and setting LLVM's process-wide options.
 //!
-//! Every function takes values and types that inkwell handed out (so they are live and
-//! belong to the module being compiled) and checks the kind of a value before asking
-//! for kind-specific data, as the LLVM C API requires.
+//! [`RawValue`] carries the lifetime of the LLVM context its value lives in, like
+//! inkwell's own values, so it cannot outlive the context. Every function checks the
+//! kind of a value (and of its type) before asking for kind-specific data, as the LLVM C
+//! API requires, and returns an error for a kind it does not handle.
 
 use inkwell::builder::{Builder, BuilderError};
 use inkwell::targets::TargetData;
-use inkwell::values::{AsValueRef, IntValue, PointerValue};
+use inkwell::values::{AnyValue, IntValue, PointerValue};
 use llvm_sys::core as c;
 use llvm_sys::prelude::{LLVMTypeRef, LLVMValueRef};
 use llvm_sys::target as t;
 use llvm_sys::{LLVMIntPredicate, LLVMOpcode, LLVMTypeKind};
+use std::marker::PhantomData;
 
 /// `getelementptr i8, ptr, index` without `inbounds`: plain address arithmetic that may
 /// point anywhere, which is exactly how WebAssembly addresses behave. `ptr` is an `i8*`.
@@ -34,9 +36,9 @@ pub fn constant_element<'c>(base: PointerValue<'c>, index: IntValue<'c>) -> Poin
     unsafe { base.const_gep(&[index]) }
 }
 
-/// A raw LLVM value of the module being compiled.
+/// A raw LLVM value of the module being compiled, valid as long as its context `'c`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct RawValue(LLVMValueRef);
+pub struct RawValue<'c>(LLVMValueRef, PhantomData<&'c ()>);
 
 /// Looks up the address assigned to a global by name.
 pub type GlobalAddresses<'a> = &'a dyn Fn(&str) -> Option<u64>;
@@ -69,10 +71,16 @@ fn sext(value: u64, bits: u32) -> u64 {
     if bits >= 64 || bits == 0 { value } else { (((value << (64 - bits)) as i64) >> (64 - bits)) as u64 }
 }
 
-impl RawValue {
-    /// The raw value of an inkwell value.
-    pub fn of(value: &impl AsValueRef) -> Self {
-        RawValue(value.as_value_ref())
+impl<'c> RawValue<'c> {
+    /// The raw value of an inkwell value of context `'c`.
+    pub fn of(value: &impl AnyValue<'c>) -> Self {
+        RawValue(value.as_value_ref(), PhantomData)
+    }
+
+    /// A value LLVM handed out for this value (an operand, an initializer), which lives
+    /// in the same context.
+    fn related(&self, value: LLVMValueRef) -> Self {
+        RawValue(value, PhantomData)
     }
 
     fn ty(self) -> LLVMTypeRef {
@@ -125,14 +133,14 @@ impl RawValue {
     }
 
     /// The initializer of a global variable.
-    pub fn initializer(self) -> Option<RawValue> {
+    pub fn initializer(self) -> Option<RawValue<'c>> {
         // SAFETY: only read from global variables (checked).
         unsafe {
             if c::LLVMIsAGlobalVariable(self.0).is_null() {
                 return None;
             }
             let init = c::LLVMGetInitializer(self.0);
-            (!init.is_null()).then_some(RawValue(init))
+            (!init.is_null()).then_some(self.related(init))
         }
     }
 
@@ -151,16 +159,23 @@ impl RawValue {
     /// `getelementptr` (instruction or constant expression): operand 0 is the base;
     /// each term is `(operand index, bytes per unit)`.
     pub fn gep_layout(self, env: &ConstEnv<'_>) -> Result<(i64, Vec<(u32, u64)>), String> {
-        // SAFETY: only used on GEPs (the caller matched the opcode); the source element
-        // type and the types stepped through are live types of the module.
+        // SAFETY: the value is checked to be a GEP (instruction or constant expression);
+        // the types stepped through are live types of the module, and struct field
+        // indices are checked against the field count.
         unsafe {
+            let is_gep = !c::LLVMIsAGetElementPtrInst(self.0).is_null()
+                || (!c::LLVMIsAConstantExpr(self.0).is_null()
+                    && c::LLVMGetConstOpcode(self.0) == LLVMOpcode::LLVMGetElementPtr);
+            if !is_gep {
+                return Err("internal error: getelementptr offsets asked of another kind of value".into());
+            }
             let td = env.target_data.as_mut_ptr();
             let mut ty = c::LLVMGetGEPSourceElementType(self.0);
             let count = c::LLVMGetNumOperands(self.0) as u32;
             let mut offset: i64 = 0;
             let mut terms = Vec::new();
             for index in 1..count {
-                let operand = RawValue(c::LLVMGetOperand(self.0, index));
+                let operand = self.related(c::LLVMGetOperand(self.0, index));
                 if index == 1 {
                     let size = t::LLVMABISizeOfType(td, ty);
                     step(&mut offset, &mut terms, operand, index, size, env)?;
@@ -168,7 +183,11 @@ impl RawValue {
                 }
                 match c::LLVMGetTypeKind(ty) {
                     LLVMTypeKind::LLVMStructTypeKind => {
-                        let field = operand.eval(env)? as u32;
+                        let field = operand.eval(env)?;
+                        if field >= u64::from(c::LLVMCountStructElementTypes(ty)) {
+                            return Err(format!("getelementptr to field {field} of a smaller struct"));
+                        }
+                        let field = field as u32;
                         offset += t::LLVMOffsetOfElement(td, ty, field) as i64;
                         ty = c::LLVMStructGetTypeAtIndex(ty, field);
                     }
@@ -208,7 +227,7 @@ impl RawValue {
             }
             let opcode = c::LLVMGetConstOpcode(v);
             let bits = int_width(c::LLVMTypeOf(v)).ok_or("constant expression of a non-integer type")?;
-            let arg = |i: u32| -> Result<u64, String> { RawValue(c::LLVMGetOperand(v, i)).eval(env) };
+            let arg = |i: u32| -> Result<u64, String> { self.related(c::LLVMGetOperand(v, i)).eval(env) };
             let arg_bits = |i: u32| int_width(c::LLVMTypeOf(c::LLVMGetOperand(v, i))).unwrap_or(64);
             use LLVMOpcode::*;
             let value = match opcode {
@@ -278,42 +297,63 @@ impl RawValue {
             }
             let td = env.target_data.as_mut_ptr();
             let ty = c::LLVMTypeOf(v);
-            if !c::LLVMIsAConstantDataSequential(v).is_null() || !c::LLVMIsAConstantArray(v).is_null() {
+            let sequence_length = match c::LLVMGetTypeKind(ty) {
+                LLVMTypeKind::LLVMArrayTypeKind => Some(u64::from(c::LLVMGetArrayLength(ty))),
+                LLVMTypeKind::LLVMVectorTypeKind => Some(u64::from(c::LLVMGetVectorSize(ty))),
+                _ => None,
+            };
+            if let Some(length) = sequence_length {
                 let element = c::LLVMGetElementType(ty);
-                let size = t::LLVMABISizeOfType(td, element) as usize;
-                for i in 0..c::LLVMGetArrayLength(ty) {
-                    let item = if c::LLVMIsAConstantArray(v).is_null() {
-                        c::LLVMGetElementAsConstant(v, i)
+                let size = t::LLVMABISizeOfType(td, element);
+                if t::LLVMStoreSizeOfType(td, element) != size {
+                    return Err("constant sequences of elements with padding are not supported".into());
+                }
+                let elements: unsafe extern "C" fn(LLVMValueRef, u32) -> LLVMValueRef =
+                    if !c::LLVMIsAConstantDataSequential(v).is_null() {
+                        c::LLVMGetElementAsConstant
+                    } else if !c::LLVMIsAConstantArray(v).is_null() || !c::LLVMIsAConstantVector(v).is_null() {
+                        c::LLVMGetOperand
                     } else {
-                        c::LLVMGetOperand(v, i)
+                        return Err("unsupported constant array or vector".into());
                     };
-                    let start = i as usize * size;
-                    RawValue(item).write_bytes(&mut out[start..start + size], env)?;
+                for i in 0..length {
+                    let part = slice(out, i * size, size)?;
+                    self.related(elements(v, i as u32)).write_bytes(part, env)?;
                 }
                 return Ok(());
             }
             if !c::LLVMIsAConstantStruct(v).is_null() {
                 for i in 0..c::LLVMCountStructElementTypes(ty) {
-                    let start = t::LLVMOffsetOfElement(td, ty, i) as usize;
-                    let size = t::LLVMABISizeOfType(td, c::LLVMStructGetTypeAtIndex(ty, i)) as usize;
-                    RawValue(c::LLVMGetOperand(v, i)).write_bytes(&mut out[start..start + size], env)?;
+                    let start = t::LLVMOffsetOfElement(td, ty, i);
+                    let size = t::LLVMABISizeOfType(td, c::LLVMStructGetTypeAtIndex(ty, i));
+                    self.related(c::LLVMGetOperand(v, i)).write_bytes(slice(out, start, size)?, env)?;
                 }
                 return Ok(());
             }
             let value = self.eval(env)?;
-            let size = t::LLVMStoreSizeOfType(td, ty) as usize;
-            let bytes = value.to_le_bytes();
-            out[..size.min(8)].copy_from_slice(&bytes[..size.min(8)]);
+            let size = (t::LLVMStoreSizeOfType(td, ty) as usize).min(8);
+            slice(out, 0, size as u64)?.copy_from_slice(&value.to_le_bytes()[..size]);
             Ok(())
         }
     }
+}
+
+/// `size` bytes of `out` from `start`, or an error if the constant's layout does not fit
+/// the bytes of the global it initialises.
+fn slice(out: &mut [u8], start: u64, size: u64) -> Result<&mut [u8], String> {
+    let len = out.len();
+    usize::try_from(start)
+        .ok()
+        .zip(usize::try_from(size).ok())
+        .and_then(|(start, size)| out.get_mut(start..start.checked_add(size)?))
+        .ok_or_else(|| format!("constant bytes {start}..{} outside the {len} bytes of the global", start + size))
 }
 
 /// Adds one GEP index: constant indices go to `offset`, others become terms.
 fn step(
     offset: &mut i64,
     terms: &mut Vec<(u32, u64)>,
-    operand: RawValue,
+    operand: RawValue<'_>,
     index: u32,
     size: u64,
     env: &ConstEnv<'_>,
@@ -344,4 +384,42 @@ pub fn set_llvm_options(options: &[&str]) {
     // SAFETY: `argv` points to `args.len()` NUL-terminated strings that outlive the call;
     // LLVM copies what it keeps.
     unsafe { llvm_sys::support::LLVMParseCommandLineOptions(argv.len() as i32, argv.as_ptr(), std::ptr::null()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use inkwell::context::Context;
+    use inkwell::values::BasicValue;
+
+    fn no_globals(_: &str) -> Option<u64> {
+        None
+    }
+
+    #[test]
+    fn constant_arrays_vectors_and_structs_read_as_their_own_kinds() {
+        let context = Context::create();
+        let td = TargetData::create(crate::optimize::DATA_LAYOUT);
+        let env = ConstEnv { target_data: &td, address_of: &no_globals };
+        let i16 = context.i16_type();
+        let i32 = context.i32_type();
+        let halves = [i16.const_int(0x0102, false), i16.const_int(0x0304, false), i16.const_int(0xfffe, false)];
+        let array = i16.const_array(&halves);
+        assert_eq!(RawValue::of(&array).bytes(6, &env).unwrap(), [2, 1, 4, 3, 0xfe, 0xff]);
+        // A vector has a vector type, not an array type: its length is read as such.
+        let vector = inkwell::types::VectorType::const_vector(&[i32.const_int(7, false), i32.const_int(9, false)]);
+        assert_eq!(RawValue::of(&vector).bytes(8, &env).unwrap(), [7, 0, 0, 0, 9, 0, 0, 0]);
+        let pair = context.const_struct(&[i16.const_int(5, false).as_basic_value_enum(), array.into()], false);
+        assert_eq!(RawValue::of(&pair).bytes(8, &env).unwrap(), [5, 0, 2, 1, 4, 3, 0xfe, 0xff]);
+        // A global smaller than its initializer is an error, not a write past the bytes.
+        assert_eq!(
+            RawValue::of(&array).bytes(4, &env).unwrap_err(),
+            "constant bytes 4..6 outside the 4 bytes of the global"
+        );
+        // Kind-specific reads of the wrong kind of value are errors.
+        let gep = RawValue::of(&i32.const_int(1, false)).gep_layout(&env).unwrap_err();
+        assert_eq!(gep, "internal error: getelementptr offsets asked of another kind of value");
+        assert!(RawValue::of(&array).aggregate_indices().is_empty());
+        assert_eq!(RawValue::of(&array).initializer(), None);
+    }
 }

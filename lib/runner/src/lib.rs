@@ -13,6 +13,8 @@
 //! observable behaviour, the runner follows the reference; `docs/runner.md` lists each
 //! case.
 
+#![forbid(unsafe_code)]
+
 pub mod host;
 pub mod instance;
 pub mod interpreter;

@@ -38,8 +38,8 @@ struct FunctionImporter<'c, 'a> {
     ids: &'a HashMap<String, usize>,
     env: &'a ConstEnv<'a>,
     blocks: HashMap<BasicBlock<'c>, BlockId>,
-    insts: HashMap<RawValue, usize>,
-    params: HashMap<RawValue, u32>,
+    insts: HashMap<RawValue<'c>, usize>,
+    params: HashMap<RawValue<'c>, u32>,
 }
 
 fn unsupported(what: impl std::fmt::Display) -> CompileError {
