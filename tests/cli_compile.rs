@@ -139,6 +139,36 @@ fn bad_input_gets_one_line_errors() {
         fails(&["--imports", &map], ADD.as_bytes()),
         format!("wasm2pvm: {map}:2: expected `module.field = action`: envlog\n")
     );
+    // Limits are checked where a value enters, with the limit in the message.
+    let (code, _, err) = wasm2pvm(&["--stack-size", "4294967295"], ADD.as_bytes());
+    assert_eq!(code, Some(2));
+    assert!(
+        err.starts_with(
+            "error: invalid value '4294967295' for '--stack-size <STACK_SIZE>': 4294967295 is not in 0..=16773120"
+        ),
+        "{err}"
+    );
+    let (code, _, err) = wasm2pvm(&["--stack-size", "16773121"], ADD.as_bytes());
+    assert_eq!(code, Some(2), "{err}");
+    // The largest stack leaves no room for the globals of a module that has some (the
+    // page counter memory.grow keeps).
+    let globals = b"(module (memory 1) \
+                    (func (export \"main\") (param i32 i32) (result i64) (i64.extend_i32_u (memory.grow (local.get 0)))))";
+    assert_eq!(
+        fails(&["--stack-size", "16773120"], globals),
+        "wasm2pvm: <stdin>: the stack (16773120 bytes) and the globals (8 bytes) take 16777216 bytes in whole pages, \
+         more than the SPI limit of 16777215 bytes\n"
+    );
+    let (code, _, err) = wasm2pvm(&["--stack-size", "16773120"], ADD.as_bytes());
+    assert_eq!(code, Some(0), "{err}");
+    // A data segment at the top of a 4 GiB memory is rejected at once (not built first).
+    let top = b"(module (memory 65536) (data (i32.const 0xffffffff) \"\\01\") \
+                (func (export \"main\") (param i32 i32) (result i64) (i64.const 0)))";
+    assert_eq!(
+        fails(&[], top),
+        "wasm2pvm: <stdin>: the initial memory image (4294967296 bytes up to its last non-zero byte) exceeds the SPI \
+         limit of 16777215 bytes\n"
+    );
     let (code, _, err) = wasm2pvm(&["--bogus"], b"");
     assert_eq!(code, Some(2));
     assert!(err.starts_with("error: unexpected argument '--bogus' found"), "{err}");

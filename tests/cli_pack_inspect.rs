@@ -202,6 +202,11 @@ fn bad_input_gets_one_line_errors() {
     // Assembly errors name file, line and column; invalid UTF-8 names the offset.
     let err = fail(Command::cargo_bin("jam-pack").unwrap().write_stdin("trap\n  load_imm r99, 1\n"));
     assert_eq!(err, "jam-pack: <stdin>:2:12: expected a register, found `r99`\n");
+    // Multi-byte UTF-8 where hex is expected: an error naming the character, no panic.
+    let err = fail(Command::cargo_bin("jam-pack").unwrap().write_stdin(".ro_data aéa\ntrap\n"));
+    assert_eq!(err, "jam-pack: <stdin>:1:11: hex data: `é` at byte 1 is not a hex digit\n");
+    let err = fail(Command::cargo_bin("jam-pack").unwrap().write_stdin("trap\n  .bytes 0a\u{1F980}\n"));
+    assert_eq!(err, "jam-pack: <stdin>:2:12: hex data: `\u{1F980}` at byte 2 is not a hex digit\n");
     let err = fail(Command::cargo_bin("jam-pack").unwrap().write_stdin(b"trap\n\xff\n".to_vec()));
     assert_eq!(err, "jam-pack: <stdin>: offset 0x5: the input is not UTF-8 text\n");
     let err = fail(Command::cargo_bin("jam-inspect").unwrap().arg("/nonexistent/x.jam"));

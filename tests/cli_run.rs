@@ -126,7 +126,14 @@ fn bad_input_gets_one_line_errors() {
         fails(&[&ok, "--args-file", &args]),
         format!("pvm-run: {ok}: arguments of 16777217 bytes exceed the 16777216-byte argument area\n")
     );
-    assert_eq!(fails(&[&ok, "zz"]), "pvm-run: arguments `zz`: not hex at digit 1\n");
+    assert_eq!(fails(&[&ok, "zz"]), "pvm-run: arguments `zz`: `z` at byte 0 is not a hex digit\n");
+    // Multi-byte UTF-8 where hex is expected: an error naming the character, no panic.
+    assert_eq!(fails(&[&ok, "aéa"]), "pvm-run: arguments `aéa`: `é` at byte 1 is not a hex digit\n");
+    assert_eq!(fails(&[&ok, "0x0"]), "pvm-run: arguments `0x0`: an odd number of hex digits (1)\n");
+    assert_eq!(
+        fails(&[&ok, "--inner", &ok, "--inner-args", "🦀"]),
+        "pvm-run: arguments `🦀`: `🦀` at byte 0 is not a hex digit\n"
+    );
     assert_eq!(fails(&["/nonexistent.jam"]), "pvm-run: /nonexistent.jam: No such file or directory (os error 2)\n");
     let (code, _, err) = run(&[&ok, "--gas", "lots"]);
     assert_eq!(code, Some(2));

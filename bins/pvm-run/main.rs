@@ -1,5 +1,7 @@
 //! `pvm-run`: runs a PVM program and prints how it ended.
 
+#![forbid(unsafe_code)]
+
 #[path = "../input.rs"]
 mod input;
 #[path = "../output.rs"]
@@ -97,18 +99,10 @@ fn main() -> ExitCode {
     }
 }
 
+/// Hex arguments, with an optional `0x` prefix.
 fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
     let digits = text.strip_prefix("0x").unwrap_or(text);
-    if !digits.len().is_multiple_of(2) {
-        return Err(format!("arguments `{text}`: an odd number of hex digits"));
-    }
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| {
-            u8::from_str_radix(&digits[i..i + 2], 16)
-                .map_err(|_| format!("arguments `{text}`: not hex at digit {}", i + 1))
-        })
-        .collect()
+    pvm_isa::hex::decode(digits).map_err(|e| format!("arguments `{text}`: {e}"))
 }
 
 fn run(cli: &Cli) -> Result<Status, String> {

@@ -1,11 +1,14 @@
 //! `wasm2pvm`: compiles WebAssembly (binary or text) to PVM assembly text.
 
+#![forbid(unsafe_code)]
+
+#[path = "../input.rs"]
+mod input;
 #[path = "../output.rs"]
 mod output;
 
 use clap::{Parser, ValueEnum};
-use pvm_compiler::{OptLevel, Optimization, Optimizations, Options};
-use std::io::Read;
+use pvm_compiler::{MAX_STACK_SIZE, OptLevel, Optimization, Optimizations, Options};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -36,8 +39,8 @@ struct Cli {
     /// Make imports that no rule covers an error instead of a warning.
     #[arg(long)]
     strict_imports: bool,
-    /// Stack size in bytes.
-    #[arg(long, default_value_t = 64 * 1024)]
+    /// Stack size in bytes (at most 16773120, what the SPI allows).
+    #[arg(long, default_value_t = 64 * 1024, value_parser = clap::value_parser!(u32).range(..=i64::from(MAX_STACK_SIZE)))]
     stack_size: u32,
     /// Exported functions to enter at pc 0, 5, 10, … (default: `main`, else a service's
     /// `refine` and `accumulate`, else `is_authorized`).
@@ -86,18 +89,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> Result<(), String> {
-    let name = match &cli.file {
-        Some(p) if p.as_os_str() != "-" => p.display().to_string(),
-        _ => "<stdin>".to_string(),
-    };
-    let bytes = match &cli.file {
-        Some(p) if p.as_os_str() != "-" => std::fs::read(p).map_err(|e| format!("{name}: {e}"))?,
-        _ => {
-            let mut buf = Vec::new();
-            std::io::stdin().read_to_end(&mut buf).map_err(|e| format!("{name}: {e}"))?;
-            buf
-        }
-    };
+    let (bytes, name) = input::open(cli.file.as_deref())?;
     let mut options = Options {
         opt_level: match cli.opt_level {
             Level::O0 => OptLevel::O0,

@@ -348,12 +348,12 @@ pub fn run_reference(jobs: &[Job]) -> Vec<RunResult> {
 
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    pvm_isa::hex::encode(bytes)
 }
 
 /// Bytes from hex.
 pub fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex")).collect()
+    pvm_isa::hex::decode(text).unwrap_or_else(|e| panic!("test hex `{text}`: {e}"))
 }
 
 /// Asserts that a `.jam` disassembles to text that assembles back to the same bytes.

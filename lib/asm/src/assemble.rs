@@ -251,15 +251,12 @@ fn resolve(
 }
 
 /// Encodes with exactly `size` bytes: the requested widths, widened where the layout
-/// settled on a longer form than the shortest.
-fn encode_exact(
-    instruction: &Instruction,
-    pc: u32,
-    widths: Widths,
-    size: usize,
-) -> Result<Vec<u8>, pvm_isa::EncodeError> {
+/// settled on a longer form than the shortest. Widths the source pins stay as pinned; if
+/// no encoding has `size` bytes, that is an internal error (the layout loop promised one),
+/// never a silently different length.
+fn encode_exact(instruction: &Instruction, pc: u32, widths: Widths, size: usize) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    instruction.encode(pc, widths, &mut out)?;
+    instruction.encode(pc, widths, &mut out).map_err(|e| e.to_string())?;
     if out.len() == size {
         return Ok(out);
     }
@@ -268,7 +265,7 @@ fn encode_exact(
     for first in 0..=4u8 {
         for second in 0..=4u8 {
             let candidate = match fields {
-                1 => Widths { first: Some(second), second: None },
+                1 => Widths { first: widths.first.or(Some(second)), second: None },
                 _ => Widths { first: widths.first.or(Some(first)), second: widths.second.or(Some(second)) },
             };
             let mut bytes = Vec::new();
@@ -277,17 +274,14 @@ fn encode_exact(
             }
         }
     }
-    Ok(out)
+    Err(format!("internal error: no encoding of {size} bytes with the widths asked (the shortest has {})", out.len()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::parse::parse;
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
+    use pvm_isa::hex::encode as hex;
 
     #[test]
     fn the_trap_program() {
@@ -329,6 +323,22 @@ mod tests {
         let a = assemble(&parse(&text).unwrap()).unwrap();
         assert_eq!(a.labels["end"], 200 + 3 + 1);
         assert_eq!(a.code_len, 200 + 3 + 1 + 1);
+    }
+
+    #[test]
+    fn a_length_the_widths_cannot_give_is_an_internal_error() {
+        let (inst, widths) = match &parse("load_imm r1, 5:1\n").unwrap().items[0] {
+            Item::Instruction(i) => resolve(i, &HashMap::new(), &jump_table(&Program::default()).unwrap()).unwrap(),
+            other => panic!("expected an instruction, got {other:?}"),
+        };
+        assert_eq!(encode_exact(&inst, 0, widths, 3).unwrap(), [0x33, 0x01, 0x05]);
+        assert_eq!(
+            encode_exact(&inst, 0, widths, 4).unwrap_err(),
+            "internal error: no encoding of 4 bytes with the widths asked (the shortest has 3)"
+        );
+        // Without a pinned width the field widens to fill the length.
+        let free = Widths::default();
+        assert_eq!(encode_exact(&inst, 0, free, 4).unwrap(), [0x33, 0x01, 0x05, 0x00]);
     }
 
     #[test]

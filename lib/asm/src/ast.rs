@@ -2,8 +2,8 @@
 //! consumes, what the disassembler and the compiler build, and what the printer writes
 //! (the `Display` impls here are the one printer of the text format, `docs/asm.md`).
 
-use pvm_isa::{Opcode, Reg};
-use std::fmt::{self, Write as _};
+use pvm_isa::{Opcode, Reg, hex};
+use std::fmt;
 
 /// Version of the assembly text format this crate reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -203,21 +203,12 @@ impl fmt::Display for TableEntry {
     }
 }
 
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
-}
-
 /// Bytes per line of the data directives the printer writes.
 const DATA_LINE: usize = 64;
 
 fn write_data(f: &mut fmt::Formatter<'_>, directive: &str, bytes: &[u8]) -> fmt::Result {
     for chunk in bytes.chunks(DATA_LINE) {
-        writeln!(f, ".{directive} {}", hex(chunk))?;
+        writeln!(f, ".{directive} {}", hex::encode(chunk))?;
     }
     Ok(())
 }
@@ -230,7 +221,7 @@ impl fmt::Display for Program {
                 Ok(text) if text.chars().all(|c| !c.is_control() || c == '\n' || c == '\t') => {
                     writeln!(f, ".metadata {text:?}")?
                 }
-                _ => writeln!(f, ".metadata_hex {}", hex(&self.metadata))?,
+                _ => writeln!(f, ".metadata_hex {}", hex::encode(&self.metadata))?,
             }
         }
         write_data(f, "ro_data", &self.ro_data)?;
@@ -255,8 +246,8 @@ impl fmt::Display for Program {
             match item {
                 Item::Label(label) => writeln!(f, "{label}:")?,
                 Item::Instruction(inst) => writeln!(f, "    {inst}")?,
-                Item::Insn(bytes) => writeln!(f, "    .insn {}", hex(bytes))?,
-                Item::Bytes(bytes) => writeln!(f, "    .bytes {}", hex(bytes))?,
+                Item::Insn(bytes) => writeln!(f, "    .insn {}", hex::encode(bytes))?,
+                Item::Bytes(bytes) => writeln!(f, "    .bytes {}", hex::encode(bytes))?,
                 Item::Comment(text) => {
                     for line in text.lines() {
                         writeln!(f, "; {line}")?;

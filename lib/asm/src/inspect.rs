@@ -74,9 +74,7 @@ pub fn inspect(bytes: &[u8], form: InputForm) -> Result<Report<'_>, DecodeError>
     Ok(Report { parsed, file_len: bytes.len(), listing, block_starts, targets, findings, entry_slots })
 }
 
-fn hex(bytes: &[u8]) -> String {
-    crate::ast::hex(bytes)
-}
+use pvm_isa::hex::encode as hex;
 
 fn printable(bytes: &[u8]) -> Option<&str> {
     std::str::from_utf8(bytes).ok().filter(|s| s.chars().all(|c| !c.is_control() || c == '\n' || c == '\t'))

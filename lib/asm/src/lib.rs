@@ -2,6 +2,8 @@
 //! parser ([`parse`]), the assembler ([`assemble`]), the disassembler ([`disasm`]) and
 //! the file report of `jam-inspect` ([`inspect`]).
 
+#![forbid(unsafe_code)]
+
 pub mod assemble;
 pub mod ast;
 pub mod disasm;

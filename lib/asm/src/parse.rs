@@ -1,6 +1,7 @@
 //! The assembly text parser (format in `docs/asm.md`). Errors carry line and column.
 
 use crate::ast::{AsmInstruction, FORMAT_VERSION, Item, Operand, Program, TableEntry, Target, Value};
+use pvm_isa::hex::HexError;
 use pvm_isa::{Format, Opcode, Reg};
 use std::fmt;
 
@@ -135,6 +136,16 @@ fn parse_directive(text: &str, line: u32, column: u32, program: &mut Program) ->
     let args = args.trim();
     let arg_column = column + 1 + (text.len() - text[name.len()..].trim_start().len()) as u32;
     let err = |m: String| AsmError::new(line, arg_column, m);
+    // Hex data; an error points at the offending character.
+    let parse_hex = |args: &str| {
+        pvm_isa::hex::decode(args).map_err(|e| {
+            let at = match e {
+                HexError::NotHex { offset, .. } => arg_column + offset as u32,
+                HexError::OddDigits { .. } => arg_column,
+            };
+            AsmError::new(line, at, format!("hex data: {e}"))
+        })
+    };
     let number = |what: &str, max: u64| -> Result<u64, AsmError> {
         let v = parse_number(args).ok_or_else(|| err(format!(".{name} needs a number, not `{args}`")))?;
         if v > max {
@@ -152,9 +163,9 @@ fn parse_directive(text: &str, line: u32, column: u32, program: &mut Program) ->
             }
         }
         "metadata" => program.metadata.extend(parse_string(args).map_err(err)?),
-        "metadata_hex" => program.metadata.extend(parse_hex(args).map_err(err)?),
-        "ro_data" => program.ro_data.extend(parse_hex(args).map_err(err)?),
-        "rw_data" => program.rw_data.extend(parse_hex(args).map_err(err)?),
+        "metadata_hex" => program.metadata.extend(parse_hex(args)?),
+        "ro_data" => program.ro_data.extend(parse_hex(args)?),
+        "rw_data" => program.rw_data.extend(parse_hex(args)?),
         "heap_pages" => program.heap_pages = number("heap page count", u64::from(u16::MAX))? as u16,
         "stack_size" => program.stack_size = number("stack size", u64::from(pvm_isa::spi::MAX_E3))? as u32,
         "jump_table_entry_size" => program.jump_table_entry_size = Some(number("jump-table entry size", 255)? as u8),
@@ -181,13 +192,13 @@ fn parse_directive(text: &str, line: u32, column: u32, program: &mut Program) ->
             program.functions.push((label.to_string(), name));
         }
         "insn" => {
-            let bytes = parse_hex(args).map_err(err)?;
+            let bytes = parse_hex(args)?;
             if bytes.is_empty() {
                 return Err(err(".insn needs at least one byte".into()));
             }
             program.items.push(Item::Insn(bytes));
         }
-        "bytes" => program.items.push(Item::Bytes(parse_hex(args).map_err(err)?)),
+        "bytes" => program.items.push(Item::Bytes(parse_hex(args)?)),
         other => return Err(AsmError::new(line, column, format!("unknown directive .{other}"))),
     }
     Ok(())
@@ -304,17 +315,6 @@ pub fn parse_number(text: &str) -> Option<u64> {
     } else {
         Some(magnitude)
     }
-}
-
-fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
-    let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    if !digits.len().is_multiple_of(2) {
-        return Err("hex data needs an even number of digits".into());
-    }
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).map_err(|_| format!("bad hex byte `{}`", &digits[i..i + 2])))
-        .collect()
 }
 
 /// Parses a string literal with the escapes Rust's `{:?}` writes.

@@ -1,17 +1,22 @@
 //! WebAssembly to PVM compiler: `wasmparser` front end → LLVM IR (inkwell) → LLVM
 //! optimisation → PVM instruction selection → `regalloc2` register allocation → PVM
 //! assembly (`pvm_asm::Program`).
+//!
+//! The only `unsafe` code is in `ffi` (the LLVM calls inkwell does not offer safely).
+
+#![deny(unsafe_code)]
 
 pub mod abi;
 pub mod backend;
 pub mod error;
+#[allow(unsafe_code)]
 mod ffi;
 pub mod optimize;
 pub mod options;
 pub mod wasm;
 
 pub use error::{CompileError, Result};
-pub use options::{EntryKind, ImportAction, OptLevel, Optimization, Optimizations, Options};
+pub use options::{EntryKind, ImportAction, MAX_STACK_SIZE, OptLevel, Optimization, Optimizations, Options};
 
 use inkwell::context::Context;
 

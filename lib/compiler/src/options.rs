@@ -3,6 +3,12 @@
 use crate::error::{CompileError, Result};
 use std::collections::HashMap;
 
+/// The largest stack `--stack-size` may ask for: the SPI stack field holds at most
+/// [`pvm_isa::spi::MAX_E3`] bytes, and the stack plus the globals is rounded up to whole
+/// pages, so the stack alone is at most that rounded down to a page (the globals must fit
+/// beside it, which the layout checks).
+pub const MAX_STACK_SIZE: u32 = pvm_isa::spi::MAX_E3 / pvm_isa::spi::PAGE_SIZE * pvm_isa::spi::PAGE_SIZE;
+
 /// What an imported function becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportAction {

@@ -206,6 +206,7 @@ impl SpiLayout {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hex::encode as hex;
 
     #[test]
     fn trap_program_round_trip() {
@@ -219,10 +220,6 @@ mod tests {
         let parsed = Spi::parse(rest, at).unwrap();
         assert_eq!(parsed.blob, &blob);
         assert_eq!(parsed.blob_offset, 16);
-    }
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! layout with fall-through, and compare-and-branch selection.
 
 use crate::abi;
+use crate::backend::layout::MAX_FRAME;
 use crate::backend::lir::Pred;
 use crate::backend::mir::{CallTarget, MFunction, MInst, Rhs, StoreValue, SwitchKind};
 use crate::error::{CompileError, Result};
@@ -151,7 +152,14 @@ pub fn emit(f: &MFunction, out: &Output, ctx: &EmitContext<'_>) -> Result<Emitte
             saved.push((reg, spill_base + 8 * (spills + saved.len() as u32)));
         }
     }
-    let frame = spill_base + 8 * spills + 8 * saved.len() as u32;
+    let frame = u64::from(spill_base) + 8 * u64::from(spills) + 8 * saved.len() as u64;
+    if frame > MAX_FRAME {
+        return Err(CompileError::new(format!(
+            "its stack frame ({frame} bytes) exceeds the {MAX_FRAME} bytes the stack guard allows"
+        ))
+        .in_function(f.name.clone()));
+    }
+    let frame = frame as u32;
     let (order, resolved) = layout(f, out, ctx.fallthrough);
     let mut next = vec![None; f.blocks.len()];
     if ctx.fallthrough {
@@ -524,4 +532,24 @@ pub fn insert_block_starts(items: &mut Vec<Item>, referenced: &std::collections:
         out.push(item);
     }
     *items = out;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_larger_than_half_the_stack_guard_is_an_error() {
+        let ctx = EmitContext { globals_size: 0, global_inits: &[], fallthrough: true };
+        let f = MFunction::new("big".into(), false, vec![], vec![], 0, 32 * 1024 + 8);
+        let e = emit(&f, &Output::default(), &ctx).err().expect("an error");
+        assert_eq!(
+            e.to_string(),
+            "function big: its stack frame (32776 bytes) exceeds the 32768 bytes the stack guard allows"
+        );
+        let spills = Output { num_spillslots: 4097, ..Output::default() };
+        let f = MFunction::new("spills".into(), false, vec![], vec![], 0, 0);
+        let e = emit(&f, &spills, &ctx).err().expect("an error");
+        assert!(e.to_string().contains("(32776 bytes)"), "{e}");
+    }
 }

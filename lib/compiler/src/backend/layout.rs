@@ -24,7 +24,13 @@ use std::collections::HashMap;
 /// WebAssembly page size.
 pub const WASM_PAGE: u64 = 65536;
 /// Unmapped bytes kept between the largest linear memory and the stack.
-const STACK_GUARD: u64 = ZONE_SIZE as u64;
+pub const STACK_GUARD: u64 = ZONE_SIZE as u64;
+/// The largest stack frame a function may have. Every function touches its frame near the
+/// top before it calls (the saved return address), and a mapped address bounds the
+/// caller's stack pointer from below by its frame; so with frames of at most half the
+/// guard no access of a caller or callee skips over the guard into linear memory: stack
+/// exhaustion faults.
+pub const MAX_FRAME: u64 = STACK_GUARD / 2;
 
 /// Where everything lives.
 #[derive(Debug, Clone)]
@@ -105,6 +111,14 @@ impl Layout {
                 global_inits.push((globals_start + at, bytes));
             }
         }
+        let spi_stack = spi::page_align(u64::from(stack_size) + globals_size);
+        if spi_stack > u64::from(spi::MAX_E3) {
+            return Err(CompileError::new(format!(
+                "the stack ({stack_size} bytes) and the globals ({globals_size} bytes) take {spi_stack} bytes in whole pages, \
+                 more than the SPI limit of {} bytes",
+                spi::MAX_E3
+            )));
+        }
         let stack_bottom = globals_start - u64::from(stack_size);
         let layout_max = (stack_bottom - STACK_GUARD - memory_base) / WASM_PAGE;
         let max_pages = declared_max.map_or(layout_max, |m| m.min(layout_max));
@@ -122,7 +136,7 @@ impl Layout {
     }
 }
 
-fn ro_data_len(ro: &[(String, u64, u64, RawValue)]) -> u64 {
+fn ro_data_len(ro: &[(String, u64, u64, RawValue<'_>)]) -> u64 {
     ro.last().map_or(0, |(_, at, size, _)| at + size)
 }
 
@@ -130,7 +144,7 @@ fn align(x: u64, to: u64) -> u64 {
     x.div_ceil(to.max(1)) * to.max(1)
 }
 
-fn initializer(raw: RawValue, size: u64, env: &ConstEnv<'_>, name: &str) -> Result<Vec<u8>> {
+fn initializer(raw: RawValue<'_>, size: u64, env: &ConstEnv<'_>, name: &str) -> Result<Vec<u8>> {
     match raw.initializer() {
         Some(init) => init.bytes(size, env).map_err(|e| CompileError::new(format!("initializer of {name}: {e}"))),
         None => Ok(vec![0; size as usize]),
@@ -139,21 +153,27 @@ fn initializer(raw: RawValue, size: u64, env: &ConstEnv<'_>, name: &str) -> Resu
 
 /// The linear memory's initial image split as SPI wants it: rw data (up to the last
 /// non-zero byte) and heap pages for the rest of the initial memory.
+/// The size is checked before anything is built, so a segment far up a large memory is
+/// rejected at once.
 pub fn memory_image(initial_pages: u64, segments: &[(u64, &[u8])]) -> Result<(Vec<u8>, u16)> {
-    let end = segments.iter().filter(|(_, b)| !b.is_empty()).map(|(o, b)| o + b.len() as u64).max().unwrap_or(0);
-    let mut image = vec![0u8; end as usize];
-    for (offset, bytes) in segments.iter().filter(|(_, b)| !b.is_empty()) {
-        image[*offset as usize..*offset as usize + bytes.len()].copy_from_slice(bytes);
-    }
-    while image.last() == Some(&0) {
-        image.pop();
-    }
-    if image.len() as u64 > u64::from(spi::MAX_E3) {
+    // One past the last non-zero byte of any segment.
+    let end = segments
+        .iter()
+        .filter_map(|(offset, bytes)| bytes.iter().rposition(|&b| b != 0).map(|last| offset + last as u64 + 1))
+        .max()
+        .unwrap_or(0);
+    if end > u64::from(spi::MAX_E3) {
         return Err(CompileError::new(format!(
-            "the initial memory image ({} bytes up to its last non-zero byte) exceeds the SPI limit of {} bytes",
-            image.len(),
+            "the initial memory image ({end} bytes up to its last non-zero byte) exceeds the SPI limit of {} bytes",
             spi::MAX_E3
         )));
+    }
+    let mut image = vec![0u8; end as usize];
+    for &(offset, bytes) in segments {
+        // Bytes past `end` are zeros, and so is the image there.
+        let start = offset.min(end) as usize;
+        let len = bytes.len().min(end as usize - start);
+        image[start..start + len].copy_from_slice(&bytes[..len]);
     }
     let total = initial_pages * WASM_PAGE;
     let heap = (total - spi::page_align(image.len() as u64).min(total)) / u64::from(PAGE_SIZE);
@@ -176,5 +196,17 @@ mod tests {
         assert!(image.is_empty());
         assert_eq!(heap, 32);
         assert_eq!(memory_image(0, &[]).unwrap(), (vec![], 0));
+    }
+
+    #[test]
+    fn an_image_past_the_spi_limit_is_rejected_before_it_is_built() {
+        let top = (1 << 32) - 1;
+        let e = memory_image(65536, &[(top, &[1]), (0, &[2])]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the initial memory image (4294967296 bytes up to its last non-zero byte) exceeds the SPI limit of 16777215 bytes"
+        );
+        // Zero bytes anywhere cost nothing.
+        assert_eq!(memory_image(1, &[(65535, &[0]), (0, &[2])]).unwrap(), (vec![2], 15));
     }
 }
