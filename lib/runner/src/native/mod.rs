@@ -18,6 +18,7 @@
 //!
 //! All `unsafe` lives in [`code`].
 
+#[allow(unsafe_code)]
 mod code;
 
 use crate::interpreter::{self, Flow};
