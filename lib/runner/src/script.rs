@@ -92,23 +92,15 @@ fn parse_reply(line: &str) -> Result<Reply, String> {
                     .and_then(|k| k.parse::<usize>().ok())
                     .filter(|&k| k < 13)
                     .ok_or_else(|| format!("`{key}`: expected r7, r8 or rK@ (K below 13)"))?;
-                reply.writes.push((reg, decode_hex(value).map_err(|e| format!("`{word}`: {e}"))?));
+                reply.writes.push((
+                    reg,
+                    pvm_isa::hex::decode(value.strip_prefix("0x").unwrap_or(value))
+                        .map_err(|e| format!("`{word}`: {e}"))?,
+                ));
             }
         }
     }
     Ok(reply)
-}
-
-/// Bytes from hex digits (an optional `0x` first).
-fn decode_hex(text: &str) -> Result<Vec<u8>, String> {
-    let digits = text.strip_prefix("0x").unwrap_or(text);
-    if !digits.is_ascii() || !digits.len().is_multiple_of(2) {
-        return Err("expected an even number of hex digits".into());
-    }
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).map_err(|_| format!("not hex at digit {}", i + 1)))
-        .collect()
 }
 
 /// A register value: decimal, `0x` hex, or a result constant name.
@@ -193,6 +185,6 @@ mod tests {
             "line 1: `r13@`: expected r7, r8 or rK@ (K below 13)"
         );
         assert_eq!(ScriptedHost::parse("3 r7").unwrap_err(), "line 1: `r7`: expected KEY=VALUE");
-        assert_eq!(ScriptedHost::parse("3 r9@=0g").unwrap_err(), "line 1: `r9@=0g`: not hex at digit 1");
+        assert_eq!(ScriptedHost::parse("3 r9@=0g").unwrap_err(), "line 1: `r9@=0g`: `g` at byte 1 is not a hex digit");
     }
 }
