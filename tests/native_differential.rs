@@ -10,62 +10,8 @@
 
 mod support;
 
-use pvm_runner::{Engine, Host, HostAction, InputForm, Instance, State, Status};
-use support::{Rng, pages, random::program};
-
-/// A host that resumes the first `budget` calls, each time changing registers, memory and
-/// gas as a function of what it sees.
-struct ScriptedHost {
-    budget: u32,
-    calls: u32,
-}
-
-impl Host for ScriptedHost {
-    fn call(&mut self, index: u64, state: &mut State) -> HostAction {
-        if self.calls == self.budget {
-            return HostAction::Stop;
-        }
-        self.calls += 1;
-        let r7 = state.regs()[7];
-        state.regs_mut()[7] = index.wrapping_mul(0x9e37_79b9) ^ r7;
-        state.regs_mut()[(index % 13) as usize] = u64::from(self.calls);
-        let address = state.regs()[8] as u32;
-        let _ = state.memory_mut().write_bytes(address, &r7.to_le_bytes());
-        state.set_gas((state.gas() - index as i64 % 7).max(0));
-        HostAction::Resume
-    }
-}
-
-/// Everything observable after a run.
-#[derive(Debug, PartialEq, Eq)]
-struct End {
-    status: Status,
-    exit_code: u32,
-    pc: u32,
-    gas: i64,
-    regs: [u64; 13],
-    calls: u32,
-    pages: Vec<(u32, Vec<u8>)>,
-}
-
-fn run(jam: &[u8], args: &[u8], gas: i64, pc: Option<u32>, budget: u32, engine: Engine) -> End {
-    let mut vm = Instance::load(jam, InputForm::Jam, args, gas).expect("loads");
-    vm.set_engine(engine).expect("engine");
-    if let Some(pc) = pc {
-        vm.set_pc(pc);
-    }
-    let mut host = ScriptedHost { budget, calls: 0 };
-    let status = vm.run_with_host(&mut host);
-    End {
-        status,
-        exit_code: vm.exit_code(status),
-        pc: vm.pc(),
-        gas: vm.state().gas(),
-        regs: *vm.state().regs(),
-        calls: host.calls,
-        pages: pages(&vm),
-    }
-}
+use pvm_runner::{InputForm, Instance};
+use support::{Rng, agree, random::program};
 
 #[test]
 fn random_programs_agree_with_the_interpreter() {
@@ -85,9 +31,15 @@ fn random_programs_agree_with_the_interpreter() {
         let code_len = pvm_asm::parse_file(&jam, InputForm::Jam).unwrap().blob.code.len() as u64;
         let pc = rng.chance(10).then(|| rng.below(code_len + 2) as u32);
         let budget = rng.below(3) as u32;
-        let interpreted = run(&jam, &args, gas, pc, budget, Engine::Interpreter);
-        let native = run(&jam, &args, gas, pc, budget, Engine::Native);
-        assert_eq!(native, interpreted, "program {n}: gas {gas}, pc {pc:?}, host budget {budget}, program:\n{text}");
+        let make = || {
+            let mut vm = Instance::load(&jam, InputForm::Jam, &args, gas).expect("loads");
+            if let Some(pc) = pc {
+                vm.set_pc(pc);
+            }
+            vm
+        };
+        let what = format!("program {n}: gas {gas}, pc {pc:?}, host budget {budget}, program:\n{text}");
+        let interpreted = agree(make, budget, &what);
         statuses[usize::from(interpreted.status.code())] += 1;
     }
     println!("{count} programs agree; HALT, PANIC, FAULT, HOST, OOG: {statuses:?}");

@@ -387,3 +387,74 @@ pub fn build_assemblyscript(source: &std::path::Path) -> Vec<u8> {
     assert!(status.success(), "asc failed on {}", source.display());
     std::fs::read(out).unwrap()
 }
+
+/// A host that resumes the first `budget` calls, each time changing registers, memory and
+/// gas as a function of what it sees (for comparing engines across host calls).
+pub struct ResumingHost {
+    /// Calls it resumes; it stops the machine at the next one.
+    pub budget: u32,
+    /// Calls it has seen.
+    pub calls: u32,
+}
+
+impl pvm_runner::Host for ResumingHost {
+    fn call(&mut self, index: u64, state: &mut pvm_runner::State) -> pvm_runner::HostAction {
+        if self.calls == self.budget {
+            return pvm_runner::HostAction::Stop;
+        }
+        self.calls += 1;
+        let r7 = state.regs()[7];
+        state.regs_mut()[7] = index.wrapping_mul(0x9e37_79b9) ^ r7;
+        state.regs_mut()[(index % 13) as usize] = u64::from(self.calls);
+        let address = state.regs()[8] as u32;
+        let _ = state.memory_mut().write_bytes(address, &r7.to_le_bytes());
+        state.set_gas((state.gas() - index as i64 % 7).max(0));
+        pvm_runner::HostAction::Resume
+    }
+}
+
+/// Everything observable after a run.
+#[derive(Debug, PartialEq, Eq)]
+pub struct End {
+    /// How it ended.
+    pub status: Status,
+    /// Its exit code.
+    pub exit_code: u32,
+    /// The final pc.
+    pub pc: u32,
+    /// Gas left.
+    pub gas: i64,
+    /// The registers.
+    pub regs: [u64; 13],
+    /// Host calls the [`ResumingHost`] saw.
+    pub calls: u32,
+    /// Every page that holds data.
+    pub pages: Pages,
+}
+
+/// Runs `vm` on `engine` with a [`ResumingHost`] of `budget` calls until it stops.
+pub fn run_to_end(mut vm: pvm_runner::Instance, engine: Engine, budget: u32) -> End {
+    vm.set_engine(engine).expect("engine available");
+    let mut host = ResumingHost { budget, calls: 0 };
+    let status = vm.run_with_host(&mut host);
+    End {
+        status,
+        exit_code: vm.exit_code(status),
+        pc: vm.pc(),
+        gas: vm.state().gas(),
+        regs: *vm.state().regs(),
+        calls: host.calls,
+        pages: pages(&vm),
+    }
+}
+
+/// Runs the instance `make` builds on every engine (see [`run_to_end`]); panics with
+/// `what` unless they all end alike. Returns the interpreter's end.
+pub fn agree(make: impl Fn() -> pvm_runner::Instance, budget: u32, what: &dyn std::fmt::Display) -> End {
+    let mut ends = engines().into_iter().map(|engine| (engine, run_to_end(make(), engine, budget)));
+    let (_, first) = ends.next().expect("the interpreter runs");
+    for (engine, end) in ends {
+        assert_eq!(end, first, "{engine:?} differs from the interpreter: {what}");
+    }
+    first
+}

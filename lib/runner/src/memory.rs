@@ -33,6 +33,8 @@ pub enum AccessError {
 pub struct Memory {
     table: Vec<u32>,
     pool: Vec<Box<[u8; PAGE]>>,
+    /// The page each pool slot holds (slot 0 holds none).
+    slot_pages: Vec<u32>,
     /// The sbrk break (next address it hands out).
     pub heap_break: u64,
     /// The highest address sbrk may reach.
@@ -51,7 +53,13 @@ impl Default for Memory {
 impl Memory {
     /// Empty memory: nothing mapped.
     pub fn new() -> Self {
-        Memory { table: vec![0; PAGES], pool: vec![Box::new([0; PAGE])], heap_break: 0, heap_limit: 0 }
+        Memory {
+            table: vec![0; PAGES],
+            pool: vec![Box::new([0; PAGE])],
+            slot_pages: vec![0],
+            heap_break: 0,
+            heap_limit: 0,
+        }
     }
 
     /// Maps `[start, end)` (page-aligned) with the given access, zero-filled.
@@ -89,6 +97,7 @@ impl Memory {
         let slot = (entry >> SLOT_SHIFT) as usize;
         if slot == 0 {
             self.pool.push(Box::new([0; PAGE]));
+            self.slot_pages.push(page as u32);
             let slot = self.pool.len() - 1;
             self.table[page] = (entry & (MAPPED | WRITABLE)) | ((slot as u32) << SLOT_SHIFT);
             &mut self.pool[slot]
@@ -219,11 +228,9 @@ impl Memory {
 
     /// Every page that holds data, with its address and contents (for comparisons).
     pub fn pages(&self) -> impl Iterator<Item = (u32, &[u8; PAGE])> + '_ {
-        self.table
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| **e >> SLOT_SHIFT != 0)
-            .map(move |(p, &e)| ((p as u32) << 12, &*self.pool[(e >> SLOT_SHIFT) as usize]))
+        let mut slots: Vec<(u32, usize)> = self.slot_pages.iter().copied().zip(0..).skip(1).collect();
+        slots.sort_unstable();
+        slots.into_iter().map(move |(page, slot)| (page << 12, &*self.pool[slot]))
     }
 }
 
