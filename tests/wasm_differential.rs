@@ -128,7 +128,7 @@ fn reference_call(store: &mut Store<()>, func: &wasmi::Func, args: &[Val], resul
 
 /// Compares one module; returns the number of calls compared.
 fn compare_module(wasm: &[u8], rng: &mut Rng, campaign: Campaign) -> Result<usize, String> {
-    let options = Options { optimizations: campaign.optimizations, trap_floats: false, ..harness_options() };
+    let options = Options { optimizations: campaign.optimizations, ..harness_options() };
     let (jam, compiled) = compile_jam(wasm, &options).map_err(|e| format!("compile: {e}"))?;
 
     let mut engine_config = wasmi::Config::default();

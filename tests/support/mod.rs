@@ -45,25 +45,15 @@ pub enum Outcome {
     Values(Vec<u64>),
     /// Trapped (PANIC or FAULT).
     Trap,
-    /// Reached a float operator compiled to a trap.
-    FloatTrap,
     /// Ran out of gas.
     OutOfGas,
     /// Stopped in an unexpected way.
     Other(String),
 }
 
-/// Host-call index that announces a float trap in harness builds.
-pub const FLOAT_TRAP: u32 = 0x7fff_ffef;
-
 /// Options for harness builds.
 pub fn harness_options() -> Options {
-    Options {
-        entry: EntryKind::Harness,
-        trap_floats: true,
-        float_trap_host_call: Some(FLOAT_TRAP),
-        ..Options::default()
-    }
+    Options { entry: EntryKind::Harness, ..Options::default() }
 }
 
 /// A running instance of a module compiled with the harness entry, on every engine at
@@ -177,7 +167,6 @@ impl Instance {
 fn classify(status: Status) -> Outcome {
     match status {
         Status::Panic | Status::Fault(_) => Outcome::Trap,
-        Status::Host(i) if i == u64::from(FLOAT_TRAP) => Outcome::FloatTrap,
         Status::OutOfGas => Outcome::OutOfGas,
         other => Outcome::Other(format!("{other:?}")),
     }

@@ -176,9 +176,6 @@ pub struct Options {
     /// The exported functions entered at pc 0, 5, 10, … (`--entry`); empty for the
     /// conventions of [`crate::wasm::entries`].
     pub entries: Vec<String>,
-    /// With `trap_floats`: make each float trap a host call with this index first, so a
-    /// test harness can tell float traps from WebAssembly traps.
-    pub float_trap_host_call: Option<u32>,
 }
 
 /// What a compiled program runs.
@@ -209,7 +206,6 @@ impl Default for Options {
             stack_size: 64 * 1024,
             entry: EntryKind::Main,
             entries: Vec::new(),
-            float_trap_host_call: None,
         }
     }
 }

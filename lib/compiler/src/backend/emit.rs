@@ -406,14 +406,16 @@ impl Emitter<'_> {
                     }
                     SwitchKind::Compare { cases, .. } => {
                         let value = reg(0)?;
+                        // Wide case values come in registers, after the value.
+                        let mut wide = 1;
                         for &(c, s) in cases {
-                            if imm_len(c).is_none() {
-                                return Err(CompileError::new(
-                                    "internal error: switch case outside the immediate range",
-                                ));
+                            let target = Operand::label(self.label(succs[s].index()));
+                            if imm_len(c).is_some() {
+                                self.push(Opcode::BranchEqImm, vec![r(value), imm(c), target]);
+                            } else {
+                                self.push(Opcode::BranchEq, vec![r(value), r(reg(wide)?), target]);
+                                wide += 1;
                             }
-                            let target = self.label(succs[s].index());
-                            self.push(Opcode::BranchEqImm, vec![r(value), imm(c), Operand::label(target)]);
                         }
                         if !self.falls_into(b, default) {
                             self.push(Opcode::Jump, vec![Operand::label(self.label(default))]);

@@ -982,7 +982,11 @@ impl<'a, 'm> Isel<'a, 'm> {
                 let doubled = self.alu(Opcode::Add64, index, index);
                 SwitchKind::Table { index, doubled, len, base: 0, entries }
             }
-            _ => SwitchKind::Compare { value: v, cases: sorted.iter().map(|&(c, s)| (c as u64, s)).collect() },
+            _ => {
+                let cases: Vec<(u64, usize)> = sorted.iter().map(|&(c, s)| (c as u64, s)).collect();
+                let wide = cases.iter().filter(|&&(c, _)| !fits_imm(c)).map(|&(c, _)| self.constant(c)).collect();
+                SwitchKind::Compare { value: v, cases, wide }
+            }
         };
         let kind = match kind {
             SwitchKind::Table { index, doubled, len, entries, .. } => {

@@ -69,6 +69,9 @@ pub enum SwitchKind {
         value: VReg,
         /// Cases in order.
         cases: Vec<(u64, usize)>,
+        /// The case values an immediate cannot hold, in registers, in the order of
+        /// their cases.
+        wide: Vec<VReg>,
     },
 }
 
@@ -315,7 +318,10 @@ impl MInst {
                 SwitchKind::Table { index, doubled, .. } => {
                     out.extend([Operand::reg_use(*index), Operand::reg_use(*doubled)]);
                 }
-                SwitchKind::Compare { value, .. } => out.push(Operand::reg_use(*value)),
+                SwitchKind::Compare { value, wide, .. } => {
+                    out.push(Operand::reg_use(*value));
+                    out.extend(wide.iter().map(|&v| Operand::reg_use(v)));
+                }
             },
             MInst::Return { values } => {
                 out.extend(values.iter().map(|&(v, r)| Operand::reg_fixed_use(v, r)));

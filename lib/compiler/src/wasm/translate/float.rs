@@ -4,7 +4,6 @@
 //! `trap_floats`, a trap.
 
 use super::{FunctionTranslator, llvm, operator_name};
-use crate::abi::Pseudo;
 use crate::error::Result;
 use crate::wasm::module::ValType;
 use inkwell::values::{BasicMetadataValueEnum, IntValue};
@@ -75,11 +74,6 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
         self.pop_n(pops)?;
         if let Some(ty) = push {
             self.push(self.env.int_type(ty).get_undef());
-        }
-        if let Some(index) = self.env.options.float_trap_host_call {
-            // Announce the float trap to the host first (test harnesses tell it apart).
-            let announce = self.env.pseudo(Pseudo::Ecalli(index), self.env.i64.fn_type(&[], false));
-            self.builder.build_call(announce, &[], "").map_err(llvm)?;
         }
         self.trap_here().map_err(llvm)
     }
