@@ -2,15 +2,16 @@
 //! every instruction, faults and panics mid-block, dynamic jumps to valid and invalid
 //! targets, `sbrk`, and gas limits from 0 up, so that out-of-gas falls at every position
 //! inside blocks. Host calls go to a host that changes registers, memory and gas and
-//! resumes (a few times), and runs start at random positions too. Both engines must agree
-//! on status, exit code, pc, gas, registers and every page of memory.
+//! resumes (a few times), and runs start at random positions too; every fourth program
+//! runs under the Gray Paper's semantics. Both engines must agree on status, exit code,
+//! pc, gas, registers and every page of memory.
 //!
 //! `NATIVE_FUZZ_PROGRAMS=N` and `NATIVE_FUZZ_SEED=S` run a longer or different batch.
 #![cfg(all(target_arch = "x86_64", target_os = "linux"))]
 
 mod support;
 
-use pvm_runner::{InputForm, Instance};
+use pvm_runner::{InputForm, Instance, Semantics};
 use support::{Rng, agree, random::program};
 
 #[test]
@@ -31,14 +32,15 @@ fn random_programs_agree_with_the_interpreter() {
         let code_len = pvm_asm::parse_file(&jam, InputForm::Jam).unwrap().blob.code.len() as u64;
         let pc = rng.chance(10).then(|| rng.below(code_len + 2) as u32);
         let budget = rng.below(3) as u32;
+        let semantics = if n % 4 == 3 { Semantics::GrayPaper } else { Semantics::Reference };
         let make = || {
-            let mut vm = Instance::load(&jam, InputForm::Jam, &args, gas).expect("loads");
+            let mut vm = Instance::load_under(&jam, InputForm::Jam, &args, gas, semantics).expect("loads");
             if let Some(pc) = pc {
                 vm.set_pc(pc);
             }
             vm
         };
-        let what = format!("program {n}: gas {gas}, pc {pc:?}, host budget {budget}, program:\n{text}");
+        let what = format!("program {n}: gas {gas}, pc {pc:?}, host budget {budget}, {semantics:?}, program:\n{text}");
         let interpreted = agree(make, budget, &what);
         statuses[usize::from(interpreted.status.code())] += 1;
     }

@@ -113,7 +113,7 @@ fn nested_runs_agree_with_native_and_direct_runs() {
         // (b) the reference CLI running the inner program directly.
         let direct: &RunResult = &direct_reference[i];
         assert_eq!(
-            (inner.status, inner.exit_code, inner.gas as i64, inner.pc, hex(&inner.result)),
+            (inner.status, u64::from(inner.exit_code), inner.gas as i64, inner.pc, hex(&inner.result)),
             (direct.status, direct.exit_code, direct.gas, direct.pc, direct.result.clone()),
             "{}: nested and direct runs differ",
             case.name

@@ -10,7 +10,7 @@ mod output;
 use clap::Parser;
 use pvm_isa::SymbolMap;
 use pvm_runner::script::Call;
-use pvm_runner::{Engine, Host, InputForm, Instance, LogHost, Profile, ScriptedHost, Status, run_profiled};
+use pvm_runner::{Engine, Host, InputForm, Instance, LogHost, Profile, ScriptedHost, Semantics, Status, run_profiled};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +38,11 @@ struct Cli {
     /// Initial program counter.
     #[arg(long, default_value_t = 0)]
     pc: u32,
+    /// Follow the Gray Paper v0.7.2 where the reference implementation differs (a write
+    /// to a read-only page faults, the result is r8 bytes at r7, pc 0 after a halt or
+    /// panic, …; see docs/runner.md).
+    #[arg(long)]
+    gp: bool,
     /// The file is a bare SPI container (no metadata prefix).
     #[arg(long, conflicts_with = "blob")]
     no_metadata: bool,
@@ -129,7 +134,11 @@ fn run(cli: &Cli) -> Result<Status, String> {
     } else {
         InputForm::Jam
     };
-    let mut vm = Instance::load(&bytes, form, &args, cli.gas).map_err(|e| format!("{name}: {e}"))?;
+    let semantics = if cli.gp { Semantics::GrayPaper } else { Semantics::Reference };
+    let mut vm = Instance::load_under(&bytes, form, &args, cli.gas, semantics).map_err(|e| format!("{name}: {e}"))?;
+    if let Some(reason) = vm.rejection() {
+        output::stderr_line(&format!("pvm-run: {name}: {reason}: under --gp a PANIC with no gas used"));
+    }
     // Traced and profiled runs go through the interpreter's trace.
     let engine = match cli.engine.as_str() {
         _ if cli.trace || cli.profile.is_some() => Engine::Interpreter,

@@ -189,7 +189,7 @@ pub struct RunResult {
     /// 0 HALT, 1 PANIC, 2 FAULT, 3 HOST, 4 OOG.
     pub status: u8,
     /// Fault address or host-call index.
-    pub exit_code: u32,
+    pub exit_code: u64,
     /// Final program counter.
     pub pc: u32,
     /// Gas left.
@@ -320,7 +320,7 @@ pub fn run_reference(jobs: &[Job]) -> Vec<RunResult> {
             assert!(v.get("error").is_none(), "reference error: {v}");
             RunResult {
                 status: v["status"].as_u64().unwrap() as u8,
-                exit_code: v["exitCode"].as_u64().unwrap() as u32,
+                exit_code: v["exitCode"].as_u64().unwrap(),
                 pc: v["pc"].as_u64().unwrap() as u32,
                 gas: v["gas"].as_str().unwrap().parse().unwrap(),
                 registers: v["registers"]
@@ -408,7 +408,7 @@ pub struct End {
     /// How it ended.
     pub status: Status,
     /// Its exit code.
-    pub exit_code: u32,
+    pub exit_code: u64,
     /// The final pc.
     pub pc: u32,
     /// Gas left.

@@ -161,10 +161,9 @@ impl<'a> ProgramBlob<'a> {
         starts
     }
 
-    /// Everything the Gray Paper calls invalid about this blob, or that makes it unusable:
-    /// non-canonical header lengths, trailing bytes, set padding bits, jump-table entries
-    /// that are not basic-block starts, and code that does not end in a terminator.
-    pub fn findings(&self) -> Vec<Finding> {
+    /// Why the Gray Paper's deblob (eq. A.2, C.1.4) rejects this blob, which must
+    /// decompose exactly: non-canonical header lengths, set padding bits, trailing bytes.
+    pub fn deblob_findings(&self) -> Vec<Finding> {
         let mut out = Vec::new();
         if !self.canonical_header {
             out.push(Finding {
@@ -187,6 +186,14 @@ impl<'a> ProgramBlob<'a> {
                 message: format!("{} trailing bytes after the bitmask", self.trailing.len()),
             });
         }
+        out
+    }
+
+    /// Everything the Gray Paper calls invalid about this blob, or that makes it unusable:
+    /// the [deblob findings](Self::deblob_findings), jump-table entries that are not
+    /// basic-block starts, and code that does not end in a terminator.
+    pub fn findings(&self) -> Vec<Finding> {
+        let mut out = self.deblob_findings();
         let mask = self.bitmask();
         if !self.code.is_empty() && !mask.is_start(0) {
             out.push(Finding { offset: self.offsets.code, message: "code does not start with an instruction".into() });

@@ -10,8 +10,8 @@
 //! [`profile`] runs a program with a gas profile by function and call stack.
 //!
 //! Where the Gray Paper and the reference implementation (anan-as) differ on
-//! observable behaviour, the runner follows the reference; `docs/runner.md` lists each
-//! case.
+//! observable behaviour, the runner follows the reference by default and the paper
+//! under [`Semantics::GrayPaper`] ([`semantics`]); `docs/runner.md` lists each case.
 //!
 //! The only `unsafe` code is the native engine's `native::code` (its invariants are
 //! written there).
@@ -29,6 +29,7 @@ pub mod nested;
 pub mod profile;
 pub mod program;
 pub mod script;
+pub mod semantics;
 pub mod state;
 
 pub use host::{Host, HostAction, LogHost};
@@ -40,4 +41,5 @@ pub use profile::{Profile, run_profiled};
 pub use program::Program;
 pub use pvm_isa::container::InputForm;
 pub use script::ScriptedHost;
+pub use semantics::Semantics;
 pub use state::{State, Status};

@@ -4,9 +4,12 @@
 //!
 //! Access rules (pvm-spec §1.2): the first offending byte of an access decides its
 //! outcome — below 0x10000 a PANIC, else a FAULT at its page; a write to a read-only page
-//! is a PANIC, as in the reference implementation (the Gray Paper says FAULT). An access
-//! that fails changes nothing.
+//! is a PANIC, as in the reference implementation, or under [`Semantics::GrayPaper`] a
+//! FAULT at its page. An access that fails changes nothing. `sbrk` is the reference's
+//! bump allocator, or under [`Semantics::GrayPaper`] the lowest free pages from the heap
+//! start (docs/runner.md).
 
+use crate::semantics::Semantics;
 use pvm_isa::spi::PAGE_SIZE;
 
 const PAGE: usize = PAGE_SIZE as usize;
@@ -22,7 +25,8 @@ pub(crate) const SLOT_SHIFT: u32 = 2;
 /// Why an access failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccessError {
-    /// A PANIC: an address below 0x10000, or a write to a read-only page.
+    /// A PANIC: an address below 0x10000, or (reference semantics) a write to a
+    /// read-only page.
     Panic,
     /// A page FAULT at this page address.
     Fault(u32),
@@ -39,6 +43,10 @@ pub struct Memory {
     pub heap_break: u64,
     /// The highest address sbrk may reach.
     pub heap_limit: u64,
+    /// Where the heap starts: the lowest address the Gray Paper's `sbrk` hands out.
+    pub heap_start: u64,
+    /// Whose rules decide writes to read-only pages and `sbrk`.
+    pub semantics: Semantics,
 }
 
 /// Address below which every access panics.
@@ -59,6 +67,8 @@ impl Memory {
             slot_pages: vec![0],
             heap_break: 0,
             heap_limit: 0,
+            heap_start: 0,
+            semantics: Semantics::Reference,
         }
     }
 
@@ -143,7 +153,10 @@ impl Memory {
                 return Err(Self::offending(a));
             }
             if entry & WRITABLE == 0 {
-                return Err(AccessError::Panic);
+                return Err(match self.semantics {
+                    Semantics::Reference => AccessError::Panic,
+                    Semantics::GrayPaper => Self::offending(a),
+                });
             }
         }
         Ok(())
@@ -210,9 +223,17 @@ impl Memory {
         Ok(())
     }
 
-    /// `sbrk`: returns the old break after moving it up by `size` and mapping the new
-    /// pages writable; `None` (a PANIC) past the limit.
+    /// `sbrk` under the memory's semantics; `None` is a PANIC.
     pub fn sbrk(&mut self, size: u32) -> Option<u64> {
+        match self.semantics {
+            Semantics::Reference => self.sbrk_bump(size),
+            Semantics::GrayPaper => self.sbrk_lowest_free(size),
+        }
+    }
+
+    /// The reference's `sbrk`: returns the old break after moving it up by `size` and
+    /// mapping the new pages writable; `None` past the limit.
+    fn sbrk_bump(&mut self, size: u32) -> Option<u64> {
         let old = self.heap_break;
         let new = old + u64::from(size);
         if new > self.heap_limit {
@@ -224,6 +245,30 @@ impl Memory {
         }
         self.heap_break = new;
         Some(old)
+    }
+
+    /// The Gray Paper's `sbrk` (pvm-spec §10 row 10): the lowest `x` at or above the heap
+    /// start such that none of `[x, x + size)` was accessible before, with those bytes
+    /// mapped writable after. Accessibility is by page, so `x` is the start of the first
+    /// run of inaccessible pages long enough (below 2^32); `size` 0 gives the heap start
+    /// and maps nothing. `None` when no run is long enough.
+    fn sbrk_lowest_free(&mut self, size: u32) -> Option<u64> {
+        if size == 0 {
+            return Some(self.heap_start);
+        }
+        let pages_needed = u64::from(size).div_ceil(PAGE as u64);
+        let first = self.heap_start.div_ceil(PAGE as u64);
+        let mut run_start = first;
+        for page in first..PAGES as u64 {
+            if self.table[page as usize] & MAPPED != 0 {
+                run_start = page + 1;
+            } else if page + 1 - run_start == pages_needed {
+                let x = run_start * PAGE as u64;
+                self.map(x, x + u64::from(size), true);
+                return Some(x);
+            }
+        }
+        None
     }
 
     /// Every page that holds data, with its address and contents (for comparisons).

@@ -3,10 +3,14 @@
 //! indices, a trap op wherever execution can fall onto a byte that starts no
 //! instruction, and per-op gas accounting for basic blocks.
 //!
-//! Basic-block starts follow the reference implementation: pc 0 and every position right
-//! after a terminator are jump targets, even when no valid instruction starts there
-//! (such a jump "succeeds" and the trap at the target panics one step later).
+//! Basic-block starts (the valid jump targets) follow the [`Semantics`]: for the
+//! reference, pc 0 and every position right after a terminator, even when no valid
+//! instruction starts there (such a jump "succeeds" and the trap at the target panics one
+//! step later); for the Gray Paper (eq. A.5), only those positions where a valid
+//! instruction starts (a jump anywhere else panics at the jump). Gas is charged by the
+//! reference's blocks in both.
 
+use crate::semantics::Semantics;
 use pvm_isa::blob::ProgramBlob;
 use pvm_isa::{Args, DecodeError, Instruction, Opcode};
 
@@ -90,14 +94,19 @@ fn reg(r: pvm_isa::Reg) -> R {
 }
 
 impl Program {
-    /// Decodes a program blob; `base` is its offset in the file, for errors.
-    pub fn from_blob(bytes: &[u8], base: usize) -> Result<Self, DecodeError> {
-        let blob = ProgramBlob::parse(bytes, base)?;
-        Ok(Self::from_parsed(&blob))
+    /// A program without code: every run panics at its first position.
+    pub fn empty() -> Self {
+        Program { ops: vec![Op::TRAP], pcs: vec![0], jump_table: Vec::new(), op_at: vec![0], instructions: vec![None] }
     }
 
-    /// Decodes a parsed blob.
-    pub fn from_parsed(blob: &ProgramBlob<'_>) -> Self {
+    /// Decodes a program blob; `base` is its offset in the file, for errors.
+    pub fn from_blob(bytes: &[u8], base: usize, semantics: Semantics) -> Result<Self, DecodeError> {
+        let blob = ProgramBlob::parse(bytes, base)?;
+        Ok(Self::from_parsed(&blob, semantics))
+    }
+
+    /// Decodes a parsed blob, with the basic-block starts of `semantics`.
+    pub fn from_parsed(blob: &ProgramBlob<'_>, semantics: Semantics) -> Self {
         let code = blob.code;
         let mask = blob.bitmask();
         let len = code.len();
@@ -114,6 +123,7 @@ impl Program {
                 block_start_positions.push(next);
             }
         }
+
         positions.sort_unstable();
         positions.dedup();
         let mut op_at = vec![INVALID; len + 1];
@@ -128,9 +138,16 @@ impl Program {
                 is_block_start[op_at[p] as usize] = true;
             }
         }
+        // Gas blocks start at every block start of the reference; the Gray Paper takes
+        // away as jump targets those where no valid instruction starts.
+        let valid = |p: usize| mask.is_start(p) && Opcode::from_u8(code[p]).is_some();
+        let is_target = |p: usize| match semantics {
+            Semantics::Reference => true,
+            Semantics::GrayPaper => valid(p),
+        };
         let resolve = |target: u32| -> u32 {
             match op_at.get(target as usize) {
-                Some(&i) if i != INVALID && is_block_start[i as usize] => i,
+                Some(&i) if i != INVALID && is_block_start[i as usize] && is_target(target as usize) => i,
                 _ => INVALID,
             }
         };
@@ -159,9 +176,13 @@ impl Program {
             i = end + 1;
         }
         // With 0-byte entries every entry is pc 0 by the Gray Paper; the reference
-        // panics on any dynamic jump through such a table (docs/runner.md), and so do we.
+        // panics on any dynamic jump through such a table (docs/runner.md).
         let jump_table = if blob.jump_table_entry_size == 0 {
-            vec![INVALID; blob.jump_table_len]
+            let entry = match semantics {
+                Semantics::Reference => INVALID,
+                Semantics::GrayPaper => resolve(0),
+            };
+            vec![entry; blob.jump_table_len]
         } else {
             blob.jump_table().map(|t| u32::try_from(t).map_or(INVALID, resolve)).collect()
         };
@@ -237,7 +258,7 @@ mod tests {
             bits[s] = true;
         }
         let blob = pvm_isa::blob::build_blob(0, &[], &code, &bits);
-        let p = Program::from_blob(&blob, 0).unwrap();
+        let p = Program::from_blob(&blob, 0, Semantics::Reference).unwrap();
         assert_eq!(p.pcs, vec![0, 3, 8, 9, 10]);
         assert_eq!(std::mem::size_of::<Op>(), 32);
         assert_eq!(p.ops[1].target, 3);
