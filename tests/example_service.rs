@@ -7,8 +7,8 @@ mod support;
 
 use pvm_compiler::Options;
 use pvm_runner::script::Call;
-use pvm_runner::{InputForm, Instance, ScriptedHost, Status, nested};
-use support::{Job, build_assemblyscript, compile_jam, hex, root};
+use pvm_runner::{InputForm, Instance, ScriptedHost, Status};
+use support::{build_assemblyscript, compile_jam, hex, root};
 
 const GAS: i64 = 10_000_000;
 
@@ -43,14 +43,15 @@ fn the_example_service_on_every_runner() {
     let script = std::fs::read_to_string(root().join("examples/counter/accumulate.script")).unwrap();
     let (status, result, calls) = run(&jam, 5, &[], &script);
     assert_eq!((status, hex(&result)), (Status::Halt, "2a000000".to_string()));
-    let summary: Vec<(u64, Vec<(usize, String)>)> =
-        calls.iter().map(|c| (c.index, c.memory.iter().map(|(r, m)| (*r, hex(m))).collect())).collect();
+    let summary: Vec<(u64, support::RecordedMemory)> =
+        calls.iter().map(|c| (c.index, support::recorded_memory(c))).collect();
+    let some = |bytes: &[u8]| Some(hex(bytes));
     assert_eq!(
         summary,
         vec![
-            (3, vec![(8, hex(b"count")), (10, String::new())]),
-            (4, vec![(7, hex(b"count")), (9, "2a000000".into())]),
-            (100, vec![(8, hex(b"counter")), (10, hex(b"called"))]),
+            (3, vec![(8, some(b"count")), (10, some(&[0; 4]))]),
+            (4, vec![(7, some(b"count")), (9, some(&[42, 0, 0, 0]))]),
+            (100, vec![(8, some(b"counter")), (10, some(b"called"))]),
         ]
     );
     assert_eq!((calls[0].registers[7], calls[0].registers[9], calls[0].registers[12]), (u64::MAX, 5, 4));
@@ -76,21 +77,9 @@ fn the_example_service_on_every_runner() {
     assert_eq!(reference[1]["gas"].as_str(), Some(vm.state().gas().to_string().as_str()));
 
     // PVM-in-PVM: the interpreter gets the inner pc with the program.
-    let interpreter = interpreter();
+    let interpreter = support::pvm_interpreter();
     for (pc, args, status, result) in [(0u32, b"abc".to_vec(), 0, "4b57410519a21fe7"), (5, Vec::new(), 3, "")] {
-        let input = nested::input(&jam, &args, 100_000_000, pc);
-        let outer = support::run_ours(&Job { program: interpreter.clone(), args: input, gas: 1_000_000_000 });
-        assert_eq!(outer.status, 0, "pc {pc}: the interpreter halts");
-        let inner = nested::Outcome::decode(&support::unhex(&outer.result)).expect("an inner outcome");
+        let (_, inner) = support::run_nested(&interpreter, &jam, &args, pc);
         assert_eq!((inner.status, hex(&inner.result)), (status, result.to_string()), "pc {pc}");
     }
-}
-
-fn interpreter() -> Vec<u8> {
-    let wasm = std::fs::read(root().join("vendor/node_modules/@fluffylabs/anan-as/dist/build/compiler.wasm")).unwrap();
-    let mut options = Options::default();
-    let map = std::fs::read_to_string(root().join("scripts/anan-as-imports.txt")).unwrap();
-    options.add_import_map(&map, "anan-as-imports.txt").unwrap();
-    options.strict_imports = true;
-    compile_jam(&wasm, &options).unwrap().0
 }

@@ -8,23 +8,10 @@ mod support;
 
 use pvm_compiler::Options;
 use pvm_runner::nested;
-use support::{Job, RunResult, build_assemblyscript, compile_jam, hex, root, run_ours, run_reference, shared, unhex};
+use support::{Job, RunResult, build_assemblyscript, compile_jam, hex, run_ours, run_reference, shared, unhex};
 
-const INNER_GAS: u64 = 100_000_000;
-const OUTER_GAS: i64 = 1_000_000_000;
-
-fn interpreter() -> Vec<u8> {
-    let wasm = std::fs::read(root().join("vendor/node_modules/@fluffylabs/anan-as/dist/build/compiler.wasm")).unwrap();
-    let mut options = Options::default();
-    let map = std::fs::read_to_string(root().join("scripts/anan-as-imports.txt")).unwrap();
-    options.add_import_map(&map, "anan-as-imports.txt").unwrap();
-    options.strict_imports = true;
-    let (jam, compiled) = compile_jam(&wasm, &options).unwrap();
-    assert!(compiled.warnings.is_empty(), "{:?}", compiled.warnings);
-    let report = pvm_asm::inspect::inspect(&jam, pvm_asm::InputForm::Jam).unwrap();
-    assert!(report.is_valid(), "compiler.jam: {:?}", report.findings);
-    jam
-}
+const INNER_GAS: u64 = support::NESTED_INNER_GAS;
+const OUTER_GAS: i64 = support::NESTED_OUTER_GAS;
 
 fn assembled(text: &str) -> Vec<u8> {
     pvm_asm::assemble(&pvm_asm::parse(text).unwrap()).unwrap().jam
@@ -50,7 +37,7 @@ struct Case {
 
 #[test]
 fn nested_runs_agree_with_native_and_direct_runs() {
-    let interpreter = interpreter();
+    let interpreter = support::pvm_interpreter();
     let add = std::fs::read(shared().join("bench/add.wat")).unwrap();
     let add = compile_jam(&add, &Options::default()).unwrap().0;
     let fib = compile_jam(&build_assemblyscript(&shared().join("bench/as_fib.ts")), &Options::default()).unwrap().0;

@@ -9,6 +9,36 @@ use support::{RunResult, compile_jam, hex, node_batch};
 
 const GAS: i64 = 1_000_000;
 
+/// Runs one of the programs with `args` (and `stdin`, if any).
+fn tool<I, S>(name: &str, args: I, stdin: Option<Vec<u8>>) -> std::process::Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut command = assert_cmd::Command::cargo_bin(name).unwrap();
+    command.args(args);
+    if let Some(stdin) = stdin {
+        command.write_stdin(stdin);
+    }
+    command.output().unwrap()
+}
+
+/// Compiles `wat` with `wasm2pvm` (with `flags`) and `jam-pack` into `name.jam` in the
+/// scratch directory; returns its path and bytes.
+fn build_jam(name: &str, wat: &str, flags: &[&str]) -> (std::path::PathBuf, Vec<u8>) {
+    let dir = support::scratch_dir("services");
+    let source = dir.join(format!("{name}.wat"));
+    std::fs::write(&source, wat).unwrap();
+    let mut args = vec![source.into_os_string()];
+    args.extend(flags.iter().map(Into::into));
+    let asm = tool("wasm2pvm", args, None);
+    assert!(asm.status.success(), "{}", String::from_utf8_lossy(&asm.stderr));
+    let jam = tool("jam-pack", None::<&str>, Some(asm.stdout)).stdout;
+    let path = dir.join(format!("{name}.jam"));
+    std::fs::write(&path, &jam).unwrap();
+    (path, jam)
+}
+
 /// A module whose exports return the text given for each, from memory; a start function
 /// writes `!` at address 0, which each result includes, so every entry runs it.
 fn module(exports: &[(&str, &str)]) -> String {
@@ -120,7 +150,7 @@ fn a_service_enters_refine_at_0_and_accumulate_at_5() {
     let targets = assert_slots(&compiled, &jam, 2);
     let path = support::scratch_dir("services").join("service.jam");
     std::fs::write(&path, &jam).unwrap();
-    let out = assert_cmd::Command::cargo_bin("jam-inspect").unwrap().arg(&path).output().unwrap();
+    let out = tool("jam-inspect", [&path], None);
     let text = String::from_utf8(out.stdout).unwrap();
     let expected = format!(
         "entry slots:\n  pc 0 (refine, is_authorized): jump to L{}\n  pc 5 (accumulate): jump to L{}\ndisassembly:\n",
@@ -190,30 +220,15 @@ fn missing_and_mistyped_entries_are_errors() {
 
 #[test]
 fn wasm2pvm_entry_flag_and_pvm_run_pc() {
-    let dir = support::scratch_dir("services");
-    let wat = dir.join("three.wat");
-    std::fs::write(&wat, module(&[("a", "one"), ("b", "two"), ("c", "three")])).unwrap();
-    let asm = assert_cmd::Command::cargo_bin("wasm2pvm")
-        .unwrap()
-        .arg(&wat)
-        .args(["--entry", "c,a", "--entry", "b"])
-        .output()
-        .unwrap();
-    assert!(asm.status.success(), "{}", String::from_utf8_lossy(&asm.stderr));
-    let jam = assert_cmd::Command::cargo_bin("jam-pack").unwrap().write_stdin(asm.stdout).output().unwrap().stdout;
-    let path = dir.join("three.jam");
-    std::fs::write(&path, &jam).unwrap();
+    let source = module(&[("a", "one"), ("b", "two"), ("c", "three")]);
+    let (path, _) = build_jam("three", &source, &["--entry", "c,a", "--entry", "b"]);
     for (pc, result) in [("0", "746872656521"), ("5", "6f6e6521"), ("10", "74776f21")] {
-        let out = assert_cmd::Command::cargo_bin("pvm-run")
-            .unwrap()
-            .arg(&path)
-            .args(["--pc", pc, "--json"])
-            .output()
-            .unwrap();
+        let out = tool("pvm-run", [path.as_os_str(), "--pc".as_ref(), pc.as_ref(), "--json".as_ref()], None);
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!((json["status"].as_str(), json["result"].as_str()), (Some("HALT"), Some(result)), "pc {pc}");
     }
-    let out = assert_cmd::Command::cargo_bin("wasm2pvm").unwrap().arg(&wat).args(["--entry", "a,zz"]).output().unwrap();
+    let wat = path.with_extension("wat");
+    let out = tool("wasm2pvm", [wat.as_os_str(), "--entry".as_ref(), "a,zz".as_ref()], None);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
@@ -249,7 +264,7 @@ const HOST_CALLS_WAT: &str = r#"(module
     (i64.const 0x3800000080)))"#;
 
 /// A recorded call: index, r7..r12, and (register, memory in hex) per address argument.
-type RecordedCall = (u64, Vec<u64>, Vec<(usize, String)>);
+type RecordedCall = (u64, Vec<u64>, support::RecordedMemory);
 
 #[test]
 fn jam_imports_are_host_calls_with_the_gray_paper_registers() {
@@ -275,23 +290,20 @@ fn jam_imports_are_host_calls_with_the_gray_paper_registers() {
     );
     // The memory base: WebAssembly address a is PVM address B + a (docs/memory.md).
     let base = 0x20000 + pvm_isa::spi::zone_align(compiled.program.ro_data.len() as u64);
-    let calls: Vec<RecordedCall> = host
-        .calls
-        .iter()
-        .map(|c| (c.index, c.registers[7..13].to_vec(), c.memory.iter().map(|(r, m)| (*r, hex(m))).collect()))
-        .collect();
+    let calls: Vec<RecordedCall> =
+        host.calls.iter().map(|c| (c.index, c.registers[7..13].to_vec(), support::recorded_memory(c))).collect();
     assert_eq!(calls.len(), 5);
     assert_eq!(calls[0].0, 0);
     assert_eq!(
         calls[1],
-        (3, vec![u64::MAX, base + 16, 3, base + 176, 0, 8], vec![(8, hex(b"key")), (10, String::new())])
+        (3, vec![u64::MAX, base + 16, 3, base + 176, 0, 8], vec![(8, Some(hex(b"key"))), (10, Some(hex(&[0; 8])))])
     );
     assert_eq!(calls[2].0, 4);
     assert_eq!(calls[2].1[..4], [base + 16, 3, base + 32, 6]);
-    assert_eq!(calls[2].2, vec![(7, hex(b"key")), (9, hex(b"value!"))]);
+    assert_eq!(calls[2].2, vec![(7, Some(hex(b"key"))), (9, Some(hex(b"value!")))]);
     assert_eq!(calls[3].0, 100);
     assert_eq!(calls[3].1[..5], [2, base + 48, 3, base + 64, 5]);
-    assert_eq!(calls[3].2, vec![(8, hex(b"tgt")), (10, hex(b"hello"))]);
+    assert_eq!(calls[3].2, vec![(8, Some(hex(b"tgt"))), (10, Some(hex(b"hello")))]);
     assert_eq!((calls[4].0, calls[4].1[0], calls[4].1[1]), (12, 7, base + 512));
     // The reference stops at the first host call, as our runner does without a script.
     assert_reference_agrees(&jam, &[(0, &[])]);
@@ -301,21 +313,42 @@ fn jam_imports_are_host_calls_with_the_gray_paper_registers() {
 
 #[test]
 fn every_jam_import_is_its_ecalli_and_unknown_names_are_errors() {
+    // Each call with six arguments, addresses as i32 (WebAssembly addresses, which the
+    // compiler moves to the memory base) and the rest as i64, in r7..r12 in order; its
+    // results from r7 (and r8 for the two calls that give two) back in WebAssembly.
     for call in pvm_isa::host_call::HOST_CALLS {
+        let two = ["invoke", "query"].contains(&call.name);
+        let ty = |i: usize| if call.is_pointer(i) { "i32" } else { "i64" };
+        let params: Vec<&str> = (0..6).map(ty).collect();
+        let args: String = (0..6).map(|i| format!("({}.const {})", ty(i), 100 + i)).collect();
+        let (results, store) = if two {
+            (
+                "(result i64 i64)",
+                "(local.set $b) (local.set $a) (i64.store (i32.const 0) (local.get $a)) (i64.store (i32.const 8) (local.get $b))",
+            )
+        } else {
+            ("(result i64)", "(local.set $a) (i64.store (i32.const 0) (local.get $a))")
+        };
         let source = format!(
-            r#"(module (import "jam" "{}" (func $h (param i64 i64) (result i64)))
-                 (func (export "main") (param i32 i32) (result i64) (drop (call $h (i64.const 11) (i64.const 22))) (i64.const 0)))"#,
-            call.name
+            r#"(module (import "jam" "{name}" (func $h (param {params}) {results})) (memory 1)
+                 (func (export "main") (param i32 i32) (result i64) (local $a i64) (local $b i64)
+                   (call $h {args}) {store}
+                   (i64.const 0x1000000000)))"#,
+            name = call.name,
+            params = params.join(" "),
         );
-        let (jam, _) = compile(&source, &[]).unwrap();
-        let mut host = pvm_runner::ScriptedHost::parse(&call.index.to_string()).unwrap();
+        let (jam, compiled) = compile(&source, &[]).unwrap();
+        let base = 0x20000 + pvm_isa::spi::zone_align(compiled.program.ro_data.len() as u64);
+        let mut host = pvm_runner::ScriptedHost::parse(&format!("{} r7=0x1111 r8=0x2222", call.index)).unwrap();
         let mut vm = Instance::load(&jam, InputForm::Jam, &[], GAS).unwrap();
         assert_eq!(vm.run_with_host(&mut host), pvm_runner::Status::Halt, "{}", call.name);
         assert_eq!(host.calls.len(), 1);
-        assert_eq!(
-            (host.calls[0].index, host.calls[0].registers[7], host.calls[0].registers[8]),
-            (u64::from(call.index), 11, 22)
-        );
+        assert_eq!(host.calls[0].index, u64::from(call.index));
+        let expected: Vec<u64> =
+            (0..6).map(|i| if call.is_pointer(i) { base + 100 + i as u64 } else { 100 + i as u64 }).collect();
+        assert_eq!(host.calls[0].registers[7..13], expected, "{}", call.name);
+        let second: u64 = if two { 0x2222 } else { 0 };
+        assert_eq!(hex(&vm.result()), hex(&[0x1111u64.to_le_bytes(), second.to_le_bytes()].concat()), "{}", call.name);
     }
     assert_eq!(
         compile(r#"(module (import "jam" "reed" (func)) (func (export "main") (param i32 i32)))"#, &[]).err().unwrap(),
@@ -344,57 +377,37 @@ const COUNTER_WAT: &str = r#"(module
 
 #[test]
 fn pvm_run_host_script_answers_and_prints_every_call() {
-    let dir = support::scratch_dir("services");
-    let wat = dir.join("counter.wat");
-    std::fs::write(&wat, COUNTER_WAT).unwrap();
-    let asm = assert_cmd::Command::cargo_bin("wasm2pvm").unwrap().arg(&wat).output().unwrap().stdout;
-    let jam = assert_cmd::Command::cargo_bin("jam-pack").unwrap().write_stdin(asm).output().unwrap().stdout;
-    let path = dir.join("counter.jam");
-    std::fs::write(&path, &jam).unwrap();
-    let script = dir.join("counter.script");
-    std::fs::write(&script, "# the counter is 41\nread r7=4 r10@=29000000\nwrite r7=4\nlog r7=WHAT\n").unwrap();
-    let out = assert_cmd::Command::cargo_bin("pvm-run")
-        .unwrap()
-        .arg(&path)
-        .arg("--host-script")
-        .arg(&script)
-        .args(["--pc", "5"])
-        .output()
-        .unwrap();
+    let (path, jam) = build_jam("counter", COUNTER_WAT, &[]);
+    let script = path.with_extension("script");
+    let run_script = |text: &str, flags: &[&str]| {
+        std::fs::write(&script, text).unwrap();
+        let mut args = vec![path.clone().into_os_string(), "--host-script".into(), script.clone().into_os_string()];
+        args.extend(flags.iter().map(Into::into));
+        tool("pvm-run", args, None)
+    };
+    let out = run_script("# the counter is 41\nread r7=4 r10@=29000000\nwrite r7=4\nlog r7=WHAT\n", &["--pc", "5"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[5], "Result: [0x2a000000]");
-    let base = 0x20000;
-    assert!(
-        lines[6].starts_with(&format!(
-            "Host call 0: read (3) r7..r12 = [18446744073709551615, {}, 5, {}, 0, 4]; r8 -> [0x636f756e74]",
-            base + 16,
-            base + 32
-        )),
-        "{text}"
+    let (key, value, target, message) = (0x20000 + 16, 0x20000 + 32, 0x20000 + 48, 0x20000 + 64);
+    // read's output area: the 4 bytes its length argument (r12) says, zeros before the call.
+    assert_eq!(
+        lines[6],
+        format!(
+            "Host call 0: read (3) r7..r12 = [18446744073709551615, {key}, 5, {value}, 0, 4]; r8 -> [0x636f756e74]; r10 -> [0x00000000]"
+        )
     );
-    assert!(
-        lines[7].starts_with(&format!("Host call 1: write (4) r7..r12 = [{}, 5, {}, 4, ", base + 16, base + 32)),
-        "{text}"
-    );
+    assert!(lines[7].starts_with(&format!("Host call 1: write (4) r7..r12 = [{key}, 5, {value}, 4, ")), "{text}");
     assert!(lines[7].ends_with("; r7 -> [0x636f756e74]; r9 -> [0x2a000000]"), "{text}");
     assert!(
-        lines[8].starts_with(&format!("Host call 2: log (100) r7..r12 = [3, {}, 3, {}, 7, ", base + 48, base + 64)),
+        lines[8].starts_with(&format!("Host call 2: log (100) r7..r12 = [3, {target}, 3, {message}, 7, ")),
         "{text}"
     );
     assert!(lines[8].ends_with("; r8 -> [0x737663]; r10 -> [0x636f756e746564]"), "{text}");
     assert_eq!(lines.len(), 9);
     // The script runs out: the next call stops the run with HOST, and is recorded too.
-    std::fs::write(&script, "read r7=NONE\n").unwrap();
-    let out = assert_cmd::Command::cargo_bin("pvm-run")
-        .unwrap()
-        .arg(&path)
-        .arg("--host-script")
-        .arg(&script)
-        .args(["--pc", "5", "--json"])
-        .output()
-        .unwrap();
+    let out = run_script("read r7=NONE\n", &["--pc", "5", "--json"]);
     assert_eq!(out.status.code(), Some(12));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["status"], "HOST");
@@ -404,14 +417,7 @@ fn pvm_run_host_script_answers_and_prints_every_call() {
     assert_eq!(json["host_calls"][1]["memory"][1]["bytes"], "01000000");
     // The same .jam on the reference CLI: the same outcome up to its first host call.
     assert_reference_agrees(&jam, &[(0, &[1, 2]), (5, &[])]);
-    std::fs::write(&script, "reed r7=1\n").unwrap();
-    let out = assert_cmd::Command::cargo_bin("pvm-run")
-        .unwrap()
-        .arg(&path)
-        .arg("--host-script")
-        .arg(&script)
-        .output()
-        .unwrap();
+    let out = run_script("reed r7=1\n", &[]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),

@@ -209,7 +209,7 @@ fn run(cli: &Cli) -> Result<Status, String> {
                         "index": c.index,
                         "name": pvm_isa::host_call::by_index(c.index).map(|h| h.name),
                         "registers": c.registers[7..13].to_vec(),
-                        "memory": c.memory.iter().map(|(r, m)| serde_json::json!({"register": r, "bytes": hex_string(m)})).collect::<Vec<_>>(),
+                        "memory": c.memory.iter().map(|(r, m)| serde_json::json!({"register": r, "bytes": m.as_deref().map(hex_string)})).collect::<Vec<_>>(),
                     })
                 })
                 .collect();
@@ -258,13 +258,20 @@ fn run(cli: &Cli) -> Result<Status, String> {
     Ok(status)
 }
 
-/// One recorded host call: `Host call 2: read (3) r7..r12 = [...]; r8 -> HEX; …`.
+/// One recorded host call: `Host call 2: read (3) r7..r12 = [...]; r8 -> [0xHEX]; r10 -> unreadable`.
 fn call_line(number: usize, call: &Call) -> String {
     let name = pvm_isa::host_call::by_index(call.index).map_or(String::new(), |h| format!("{} ", h.name));
     let regs: Vec<String> = call.registers[7..13].iter().map(u64::to_string).collect();
     let mut line = format!("Host call {number}: {name}({}) r7..r12 = [{}]", call.index, regs.join(", "));
     for (reg, bytes) in &call.memory {
-        let _ = write!(line, "; r{reg} -> [0x{}]", hex_string(bytes));
+        match bytes {
+            Some(bytes) => {
+                let _ = write!(line, "; r{reg} -> [0x{}]", hex_string(bytes));
+            }
+            None => {
+                let _ = write!(line, "; r{reg} -> unreadable");
+            }
+        }
     }
     line
 }

@@ -447,3 +447,47 @@ pub fn agree(make: impl Fn() -> pvm_runner::Instance, budget: u32, what: &dyn st
     }
     first
 }
+
+/// Gas of the inner program of a PVM-in-PVM run.
+pub const NESTED_INNER_GAS: u64 = 100_000_000;
+/// Gas of the outer run (the interpreter) of a PVM-in-PVM run.
+pub const NESTED_OUTER_GAS: i64 = 1_000_000_000;
+
+/// The PVM interpreter of PVM-in-PVM: `compiler.wasm` of anan-as 1.2.0 compiled with the
+/// import map of `scripts/pvm-in-pvm.sh`, with no warning, and valid.
+pub fn pvm_interpreter() -> Vec<u8> {
+    let wasm = std::fs::read(root().join("vendor/node_modules/@fluffylabs/anan-as/dist/build/compiler.wasm")).unwrap();
+    let mut options = Options::default();
+    let map = std::fs::read_to_string(root().join("scripts/anan-as-imports.txt")).unwrap();
+    options.add_import_map(&map, "anan-as-imports.txt").unwrap();
+    options.strict_imports = true;
+    let (jam, compiled) = compile_jam(&wasm, &options).unwrap();
+    assert!(compiled.warnings.is_empty(), "{:?}", compiled.warnings);
+    let report = pvm_asm::inspect::inspect(&jam, pvm_asm::InputForm::Jam).unwrap();
+    assert!(report.is_valid(), "compiler.jam: {:?}", report.findings);
+    jam
+}
+
+/// Runs `program` from `pc` inside `interpreter` (see [`pvm_interpreter`]) on our runner:
+/// the outer outcome, which must be a HALT, and the inner outcome it returns.
+pub fn run_nested(
+    interpreter: &[u8],
+    program: &[u8],
+    args: &[u8],
+    pc: u32,
+) -> (RunResult, pvm_runner::nested::Outcome) {
+    let input = pvm_runner::nested::input(program, args, NESTED_INNER_GAS, pc);
+    let outer = run_ours(&Job { program: interpreter.to_vec(), args: input, gas: NESTED_OUTER_GAS });
+    assert_eq!(outer.status, 0, "the interpreter halts");
+    let inner = pvm_runner::nested::Outcome::decode(&unhex(&outer.result)).expect("an inner outcome");
+    (outer, inner)
+}
+
+/// The memory a scripted host recorded for each address argument of a call: the
+/// register, and the bytes in hex (`None`: unreadable).
+pub type RecordedMemory = Vec<(usize, Option<String>)>;
+
+/// [`RecordedMemory`] of a recorded call.
+pub fn recorded_memory(call: &pvm_runner::script::Call) -> RecordedMemory {
+    call.memory.iter().map(|(r, m)| (*r, m.as_deref().map(hex))).collect()
+}

@@ -8,7 +8,8 @@
 //! name (`read`, `log`, …), `r7=`/`r8=` set those registers (decimal, `0x` hex, or a
 //! result constant such as `NONE`), and `rK@=HEX` writes bytes at the address in
 //! register K. A call that differs from the script's next line, or comes after its
-//! last, stops the run (status HOST).
+//! last, stops the run (status HOST). A recorded address argument whose memory is not
+//! readable is recorded as such (`None`), never as empty bytes.
 
 use crate::host::{Host, HostAction};
 use crate::state::State;
@@ -38,9 +39,10 @@ pub struct Call {
     /// The registers at the call.
     pub registers: [u64; 13],
     /// For each address argument of a JAM host call (`pvm_isa::host_call`): the register
-    /// and the memory at that address, as long as the next register says (at most
-    /// [`MAX_RECORDED`] bytes; empty when unreadable).
-    pub memory: Vec<(usize, Vec<u8>)>,
+    /// and the memory at that address, as many bytes as the call uses there (at most
+    /// [`MAX_RECORDED`]); `None` when they are not all readable (or the address is not
+    /// below 2^32).
+    pub memory: Vec<(usize, Option<Vec<u8>>)>,
 }
 
 /// The scripted host.
@@ -130,12 +132,14 @@ fn number(text: &str) -> Result<u64, String> {
 impl Host for ScriptedHost {
     fn call(&mut self, index: u64, state: &mut State) -> HostAction {
         let registers = *state.regs();
+        let args: &[u64; 6] = registers[7..].try_into().expect("r7..r12");
         let pointers = host_call::by_index(index).map_or(&[][..], |c| c.pointers);
         let memory = pointers
             .iter()
-            .map(|&arg| {
-                let (reg, len) = (7 + arg, registers.get(8 + arg).copied().unwrap_or(0).min(MAX_RECORDED));
-                let bytes = state.memory_mut().read_bytes(registers[reg] as u32, len as u32).unwrap_or_default();
+            .map(|pointer| {
+                let reg = 7 + pointer.arg;
+                let len = pointer.bytes(args).min(MAX_RECORDED) as u32;
+                let bytes = u32::try_from(registers[reg]).ok().and_then(|a| state.memory_mut().read_bytes(a, len));
                 (reg, bytes)
             })
             .collect();
@@ -145,7 +149,9 @@ impl Host for ScriptedHost {
         };
         self.script.pop_front();
         for (reg, bytes) in &reply.writes {
-            if state.memory_mut().write_bytes(registers[*reg] as u32, bytes).is_err() {
+            let written =
+                u32::try_from(registers[*reg]).is_ok_and(|a| state.memory_mut().write_bytes(a, bytes).is_ok());
+            if !written {
                 state.regs_mut()[7] = host_call::OOB;
             }
         }
@@ -186,5 +192,31 @@ mod tests {
         );
         assert_eq!(ScriptedHost::parse("3 r7").unwrap_err(), "line 1: `r7`: expected KEY=VALUE");
         assert_eq!(ScriptedHost::parse("3 r9@=0g").unwrap_err(), "line 1: `r9@=0g`: `g` at byte 1 is not a hex digit");
+    }
+
+    #[test]
+    fn records_unreadable_memory_and_wide_addresses_explicitly() {
+        let mut memory = crate::memory::Memory::new();
+        memory.map(0x20000, 0x21000, true);
+        memory.write_initial(0x20000, b"key!");
+        let program = crate::program::Program::empty();
+        let mut regs = [0; 13];
+        // read(service, key, key_len, out, offset, length): the key is readable, the
+        // output area is not; a write of bytes at an address above 2^32 is `OOB`.
+        regs[7..13].copy_from_slice(&[u64::MAX, 0x20000, 4, 0x30000, 0, 8]);
+        let mut state = State::new(&program, regs, memory.clone(), 100, 0);
+        let mut host = ScriptedHost::parse("read r10@=01").unwrap();
+        assert_eq!(host.call(3, &mut state), HostAction::Resume);
+        assert_eq!(host.calls[0].memory, vec![(8, Some(b"key!".to_vec())), (10, None)]);
+        assert_eq!(state.regs()[7], host_call::OOB);
+        // The same key address with bits above 32: not truncated to 0x20000.
+        regs[8] = 0x1_0002_0000;
+        regs[10] = 0x1_0002_0000;
+        let mut state = State::new(&program, regs, memory, 100, 0);
+        let mut host = ScriptedHost::parse("read r10@=01").unwrap();
+        assert_eq!(host.call(3, &mut state), HostAction::Resume);
+        assert_eq!(host.calls[0].memory, vec![(8, None), (10, None)]);
+        assert_eq!(state.regs()[7], host_call::OOB);
+        assert_eq!(state.memory_mut().read_bytes(0x20000, 4), Some(b"key!".to_vec()));
     }
 }

@@ -101,11 +101,9 @@ impl<'c> IrModule<'c> {
                             abi::RESULT_REGS.len()
                         )));
                     }
-                    let pointers = match action {
-                        ImportAction::JamHostCall(_) => {
-                            pvm_isa::host_call::by_index(n.into()).map_or(&[][..], |call| call.pointers)
-                        }
-                        _ => &[],
+                    let jam_call = match action {
+                        ImportAction::JamHostCall(_) => pvm_isa::host_call::by_index(n.into()),
+                        _ => None,
                     };
                     let params: Vec<BasicMetadataTypeEnum<'c>> =
                         signature.params.iter().map(|_| self.env.i64.into()).collect();
@@ -117,7 +115,7 @@ impl<'c> IrModule<'c> {
                         .enumerate()
                         .map(|(i, &ty)| {
                             let p = f.get_nth_param(i as u32).expect("declared").into_int_value();
-                            if pointers.contains(&i) && ty == ValType::I32 {
+                            if jam_call.is_some_and(|c| c.is_pointer(i)) && ty == ValType::I32 {
                                 // A WebAssembly address: the PVM address it maps to.
                                 let address = builder.build_int_add(p, base, "")?;
                                 builder.build_int_z_extend(address, self.env.i64, "").map(Into::into)
