@@ -176,14 +176,15 @@ fn bad_input_gets_one_line_errors() {
 
 /// A module where every optimisation has something to do: a memory copy of constant
 /// length (the arguments lie outside linear memory, so they are loaded first), a loop
-/// with a 64-bit constant, a compare feeding a branch and a select, a small function to
-/// inline, loads with offsets, constant operands, a zero extension of a masked value.
+/// with a 64-bit constant and values it carries round (`x, y = y, x + i`), a compare
+/// feeding a branch and a select, a small function to inline, loads with offsets,
+/// constant operands, a zero extension of a masked value.
 const EVERY_OPTIMIZATION: &str = r#"(module
   (memory 1)
   (func $smaller (param $a i32) (param $b i32) (result i32)
     (select (local.get $a) (local.get $b) (i32.lt_s (local.get $a) (local.get $b))))
   (func (export "main") (param $ptr i32) (param $len i32) (result i64)
-    (local $i i32) (local $sum i32) (local $h i64)
+    (local $i i32) (local $sum i32) (local $h i64) (local $x i32) (local $y i32) (local $t i32)
     (i64.store (i32.const 32) (i64.load (local.get $ptr)))
     (memory.copy (i32.const 64) (i32.const 32) (i32.const 24))
     (block $done
@@ -192,9 +193,13 @@ const EVERY_OPTIMIZATION: &str = r#"(module
         (local.set $sum (i32.add (local.get $sum)
           (call $smaller (i32.load8_u offset=64 (local.get $i)) (i32.const 100))))
         (local.set $h (i64.mul (i64.add (local.get $h) (i64.extend_i32_u (local.get $i))) (i64.const 0x100000001b3)))
+        (local.set $t (i32.add (local.get $x) (local.get $i)))
+        (local.set $x (local.get $y))
+        (local.set $y (local.get $t))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $next)))
     (i64.store (i32.const 8) (local.get $h))
+    (i32.store (i32.const 16) (local.get $x))
     (i64.store (i32.const 0)
       (i64.add (i64.extend_i32_u (i32.and (local.get $sum) (i32.const 0xffff))) (i64.const 1)))
     (i64.const 0x800000000)))"#;
@@ -224,6 +229,7 @@ fn every_optimisation_switches_off_on_its_own() {
         "inline-memory",
         "fallthrough",
         "loop-constants",
+        "loop-carried",
     ];
     let mut unoptimised = Vec::new();
     for name in names {
@@ -239,7 +245,7 @@ fn every_optimisation_switches_off_on_its_own() {
     assert!(
         err.starts_with(
             "error: invalid value 'unrolling' for '--no-opt <NAME>'\n  [possible values: all, llvm, inline, fold-address, \
-             immediates, fuse-compare, cmov, known-bits, inline-memory, fallthrough, loop-constants]\n"
+             immediates, fuse-compare, cmov, known-bits, inline-memory, fallthrough, loop-constants, loop-carried]\n"
         ),
         "{err}"
     );

@@ -74,11 +74,15 @@ pub enum Optimization {
     /// 64-bit constants that a small loop needs in a register are loaded once, in the
     /// loop's preheader (off: in every block that uses them).
     LoopConstants,
+    /// The values a loop carries to its next iteration are copied before its closing
+    /// branch, so each shares its phi's register and no move runs on the back edge (off:
+    /// the register allocator's moves on the back edge).
+    LoopCarried,
 }
 
 impl Optimization {
     /// Every optimisation, in the order of `--help`.
-    pub const ALL: [Optimization; 10] = [
+    pub const ALL: [Optimization; 11] = [
         Optimization::Llvm,
         Optimization::Inline,
         Optimization::FoldAddress,
@@ -89,6 +93,7 @@ impl Optimization {
         Optimization::InlineMemory,
         Optimization::Fallthrough,
         Optimization::LoopConstants,
+        Optimization::LoopCarried,
     ];
 
     /// The name `--no-opt` takes.
@@ -104,6 +109,7 @@ impl Optimization {
             Optimization::InlineMemory => "inline-memory",
             Optimization::Fallthrough => "fallthrough",
             Optimization::LoopConstants => "loop-constants",
+            Optimization::LoopCarried => "loop-carried",
         }
     }
 

@@ -11,6 +11,7 @@
 //! constants become immediates wherever the PVM has an immediate form.
 
 use crate::abi;
+use crate::backend::loop_carried;
 use crate::backend::lir::{self, BinOp, BlockId, Callee, Cast, InstId, Op, Pred, Ty, Value};
 use crate::backend::mir::{BlockDraft, CallTarget, MFunction, MInst, Rhs, StoreValue, SwitchKind, preg};
 use crate::error::{CompileError, Result};
@@ -119,8 +120,19 @@ pub fn select(f: &lir::Function, is_entry: bool, m: &mut ModuleInfo<'_>) -> Resu
         unreachable: vec![false; f.insts.len()],
     };
     s.run()?;
-    let (blocks, origin) = reachable_blocks(std::mem::take(&mut s.blocks), std::mem::take(&mut s.origin));
+    let (mut blocks, origin) = reachable_blocks(std::mem::take(&mut s.blocks), std::mem::take(&mut s.origin));
+    if s.on(Optimization::LoopCarried) {
+        loop_carried::coalesce(&mut blocks, &mut s.next_vreg);
+    }
     Ok(MFunction::new(f.name.clone(), is_entry, blocks, origin, s.next_vreg, s.outgoing_args))
+}
+
+/// `(x, c)` of an addition `x + c` of a constant.
+fn added_constant(op: &Op) -> Option<(Value, u64)> {
+    match *op {
+        Op::Binary(BinOp::Add, x, Value::Const(c)) | Op::Binary(BinOp::Add, Value::Const(c), x) => Some((x, c)),
+        _ => None,
+    }
 }
 
 fn err(message: impl Into<String>) -> CompileError {
@@ -340,9 +352,11 @@ impl<'a, 'm> Isel<'a, 'm> {
     }
 
     /// Marks compares that fold into their only user (a branch or select in the same
-    /// block) and loads that load zero-extended for their only user.
+    /// block), loads that load zero-extended for their only user, and additions of a
+    /// constant whose only user is an address (the constant joins the address's offset).
     fn mark_folds(&mut self) {
         let (fuse, known_bits) = (self.on(Optimization::FuseCompare), self.on(Optimization::KnownBits));
+        let fold_address = self.on(Optimization::FoldAddress);
         for block in &self.f.blocks {
             for &i in &block.insts {
                 match &self.f.insts[i].op {
@@ -361,6 +375,16 @@ impl<'a, 'm> Isel<'a, 'm> {
                             && matches!(self.f.insts[*l].op, Op::Load { bytes, .. } if bytes * 8 == *from && *from < 64) =>
                     {
                         self.zext_loads[*l] = true;
+                    }
+                    Op::Address { terms, .. } if fold_address => {
+                        for &(v, _) in terms {
+                            if let Value::Inst(j) = v
+                                && self.uses[j] == 1
+                                && added_constant(&self.f.insts[j].op).is_some()
+                            {
+                                self.folded[j] = true;
+                            }
+                        }
                     }
                     _ => {}
                 }
@@ -402,7 +426,15 @@ impl<'a, 'm> Isel<'a, 'm> {
             Op::Address { base, offset, terms } => {
                 let (mut reg, mut off) = self.address(*base)?;
                 off = off.wrapping_add(*offset);
-                for &(v, scale) in terms {
+                for &(mut v, scale) in terms {
+                    // Address arithmetic wraps at 32 bits, so `(x + c)·s` is `x·s + c·s`.
+                    if let Value::Inst(j) = v
+                        && self.folded[j]
+                        && let Some((x, c)) = added_constant(&self.f.insts[j].op)
+                    {
+                        off = off.wrapping_add((c as i64).wrapping_mul(scale as i64));
+                        v = x;
+                    }
                     if let Some(c) = self.constant_of(v) {
                         off = off.wrapping_add((c as i64).wrapping_mul(scale as i64));
                         continue;

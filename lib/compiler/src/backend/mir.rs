@@ -329,6 +329,47 @@ impl MInst {
         }
     }
 
+    /// The registers the instruction reads, to rename them.
+    pub fn uses_mut(&mut self) -> Vec<&mut VReg> {
+        match self {
+            MInst::Args { .. } | MInst::LoadStackParam { .. } | MInst::LoadImm { .. } | MInst::Trap => Vec::new(),
+            MInst::Jump { args, .. } => args.iter_mut().collect(),
+            MInst::Alu { a, b, .. } => vec![a, b],
+            MInst::AluImm { src, .. } | MInst::Unary { src, .. } | MInst::Move { src, .. } => vec![src],
+            MInst::Cmov { old, value, cond, .. } => vec![old, value, cond],
+            MInst::CmovImm { old, cond, .. } => vec![old, cond],
+            MInst::Load { base, .. } => base.iter_mut().collect(),
+            MInst::Store { value, base, .. } => {
+                let value = match value {
+                    StoreValue::Reg(v) => Some(v),
+                    StoreValue::Imm(_) => None,
+                };
+                value.into_iter().chain(base.iter_mut()).collect()
+            }
+            MInst::StoreStackArg { value, .. } => vec![value],
+            MInst::Call { target, args, .. } => {
+                let index = match target {
+                    CallTarget::Table { doubled_index, .. } => Some(doubled_index),
+                    CallTarget::Label(_) => None,
+                };
+                args.iter_mut().map(|(v, _)| v).chain(index).collect()
+            }
+            MInst::Ecalli { args, .. } => args.iter_mut().map(|(v, _)| v).collect(),
+            MInst::Branch { a, b, .. } => {
+                let b = match b {
+                    Rhs::Reg(r) => Some(r),
+                    Rhs::Imm(_) => None,
+                };
+                std::iter::once(a).chain(b).collect()
+            }
+            MInst::Switch { kind, .. } => match kind {
+                SwitchKind::Table { index, doubled, .. } => vec![index, doubled],
+                SwitchKind::Compare { value, .. } => vec![value],
+            },
+            MInst::Return { values } => values.iter_mut().map(|(v, _)| v).collect(),
+        }
+    }
+
     /// Physical registers destroyed beyond the operands.
     pub fn clobbers(&self) -> PRegSet {
         match self {

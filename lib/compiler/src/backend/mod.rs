@@ -1,7 +1,8 @@
 //! The PVM back end: from the optimised LLVM module to a PVM assembly program.
 //!
 //! Phases, each with its own data: memory [`layout`] → [`import`] into [`lir`] →
-//! instruction selection ([`isel`]) into [`mir`] → register allocation (`regalloc2`) →
+//! instruction selection ([`isel`]) into [`mir`], with the copies of [`loop_carried`] →
+//! register allocation (`regalloc2`) →
 //! [`emit`] into `pvm_asm` items, plus the [`runtime`] routines the code calls.
 
 pub mod emit;
@@ -9,6 +10,7 @@ pub mod import;
 pub mod isel;
 pub mod layout;
 pub mod lir;
+pub mod loop_carried;
 pub mod mir;
 pub mod runtime;
 
