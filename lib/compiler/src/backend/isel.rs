@@ -11,8 +11,8 @@
 //! constants become immediates wherever the PVM has an immediate form.
 
 use crate::abi;
-use crate::backend::loop_carried;
 use crate::backend::lir::{self, BinOp, BlockId, Callee, Cast, InstId, Op, Pred, Ty, Value};
+use crate::backend::loop_carried;
 use crate::backend::mir::{BlockDraft, CallTarget, MFunction, MInst, Rhs, StoreValue, SwitchKind, preg};
 use crate::error::{CompileError, Result};
 use crate::options::{Optimization, Optimizations};
