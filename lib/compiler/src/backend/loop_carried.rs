@@ -122,7 +122,7 @@ fn plan(blocks: &[BlockDraft], preds: &[Vec<usize>], latch: usize) -> Option<Pla
             k += 1;
         }
         if n + 1 < chain.len() {
-            for &(_, ref succ_args) in &blocks[c].succs {
+            for (_, succ_args) in &blocks[c].succs {
                 for &u in succ_args {
                     last_use.insert(u, k - 1);
                 }
