@@ -12,7 +12,10 @@
 //! elimination) trimmed of the passes that do nothing for the PVM or cost time for no
 //! measured gain, with a size-aware inliner: each function carries
 //! `function-inline-threshold`, and instcombine does one round per run. `-O1`, `-O3`,
-//! `-Os` and `-Oz` are LLVM's own pipelines. `-O0` (and `--no-opt llvm`) runs only SSA
+//! `-Os` and `-Oz` are LLVM's own pipelines; at `-Os` every function is marked
+//! `optsize`, at `-Oz` `optsize` and `minsize`, as clang does, so that the passes that
+//! trade size for speed (unrolling, switch and branch transformations, the inliner's
+//! threshold) hold back. `-O0` (and `--no-opt llvm`) runs only SSA
 //! promotion, which instruction selection needs; `--no-opt inline` marks every function
 //! `noinline`.
 
@@ -60,21 +63,28 @@ pub fn target_machine() -> Result<TargetMachine> {
 /// (docs/optimizations.md).
 const INLINE_THRESHOLD: &str = "50";
 
-/// Sets the module's data layout and triple, and tells the inliner what it may do with
-/// each function.
+/// Sets the module's data layout and triple, and tells the inliner and the size-aware
+/// passes what they may do with each function.
 pub fn prepare(module: &Module<'_>, options: &Options) {
     module.set_data_layout(&TargetData::create(DATA_LAYOUT).get_data_layout());
     module.set_triple(&TargetTriple::create(TRIPLE));
     let context = module.get_context();
-    let attribute = if !options.enabled(Optimization::Inline) {
-        context.create_enum_attribute(Attribute::get_named_enum_kind_id("noinline"), 0)
+    let enum_attribute = |name: &str| context.create_enum_attribute(Attribute::get_named_enum_kind_id(name), 0);
+    let mut attributes = Vec::new();
+    if !options.enabled(Optimization::Inline) {
+        attributes.push(enum_attribute("noinline"));
     } else if options.opt_level == OptLevel::O2 {
-        context.create_string_attribute("function-inline-threshold", INLINE_THRESHOLD)
-    } else {
-        return;
-    };
+        attributes.push(context.create_string_attribute("function-inline-threshold", INLINE_THRESHOLD));
+    }
+    match options.opt_level {
+        OptLevel::Os => attributes.push(enum_attribute("optsize")),
+        OptLevel::Oz => attributes.extend([enum_attribute("optsize"), enum_attribute("minsize")]),
+        _ => {}
+    }
     for function in module.get_functions().filter(|f| f.count_basic_blocks() > 0) {
-        function.add_attribute(AttributeLoc::Function, attribute);
+        for &attribute in &attributes {
+            function.add_attribute(AttributeLoc::Function, attribute);
+        }
     }
 }
 
