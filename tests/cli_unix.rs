@@ -62,6 +62,7 @@ fn every_program_exits_quietly_when_its_reader_goes_away() {
         ("jam-inspect --json", with_args("jam-inspect", &[jam.as_os_str(), "--json".as_ref()]), None, false),
         ("pvm-run", with_args("pvm-run", &[jam.as_os_str()]), None, false),
         ("pvm-run --json", with_args("pvm-run", &[jam.as_os_str(), "--json".as_ref()]), None, false),
+        ("pvm-run --gp", with_args("pvm-run", &[jam.as_os_str(), "--gp".as_ref()]), None, false),
         ("pvm-run --trace (stdout)", with_args("pvm-run", &["--trace".as_ref(), jam.as_os_str()]), None, false),
         ("pvm-run --trace (stderr)", with_args("pvm-run", &["--trace".as_ref(), jam.as_os_str()]), None, true),
     ];
@@ -107,6 +108,25 @@ fn every_reader_names_a_polkavm_blob() {
         assert_eq!(String::from_utf8_lossy(&out.stderr), format!("pvm-run: {expected}"), "pvm-run {form:?}");
         assert!(out.stdout.is_empty());
     }
+    // The compiler and the assembler name it too, rather than failing on its bytes.
+    for reader in ["wasm2pvm", "jam-pack"] {
+        let out = bin(reader).arg(&path).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{reader}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), format!("{reader}: {expected}"), "{reader}");
+        assert!(out.stdout.is_empty());
+    }
+    // Under --gp a program that does not decode is a PANIC with no gas used, and pvm-run
+    // says why.
+    let out = bin("pvm-run").arg(&path).args(["--gp", "--gas", "7"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(10));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("pvm-run: {}: under --gp a PANIC with no gas used\n", expected.trim_end())
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .starts_with("Status: 1 (PANIC)\nExit code: 0\nProgram counter: 0\nGas remaining: 7\n")
+    );
     let out = bin("jam-inspect").arg(scratch("short.polkavm", b"PVM\0")).output().unwrap();
     assert!(
         String::from_utf8_lossy(&out.stderr)

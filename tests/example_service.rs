@@ -76,10 +76,20 @@ fn the_example_service_on_every_runner() {
     assert_eq!(reference[1]["pc"].as_u64(), Some(u64::from(vm.pc())));
     assert_eq!(reference[1]["gas"].as_str(), Some(vm.state().gas().to_string().as_str()));
 
-    // PVM-in-PVM: the interpreter gets the inner pc with the program.
+    // PVM-in-PVM: the interpreter gets the inner pc with the program; the inner outcome
+    // is the direct run's (with the inner gas; to the first host call at pc 5).
     let interpreter = support::pvm_interpreter();
     for (pc, args, status, result) in [(0u32, b"abc".to_vec(), 0, "4b57410519a21fe7"), (5, Vec::new(), 3, "")] {
         let (_, inner) = support::run_nested(&interpreter, &jam, &args, pc);
         assert_eq!((inner.status, hex(&inner.result)), (status, result.to_string()), "pc {pc}");
+        let mut vm = Instance::load(&jam, InputForm::Jam, &args, support::NESTED_INNER_GAS as i64).unwrap();
+        vm.set_pc(pc);
+        let direct = vm.run();
+        let direct_result = if direct == Status::Halt { vm.result() } else { Vec::new() };
+        assert_eq!(
+            (inner.status, u64::from(inner.exit_code), inner.pc, inner.gas as i64, inner.result),
+            (direct.code(), vm.exit_code(direct), vm.pc(), vm.state().gas(), direct_result),
+            "pc {pc}: nested and direct runs differ"
+        );
     }
 }

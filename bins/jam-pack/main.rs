@@ -75,6 +75,7 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> Result<(), String> {
     let (bytes, name) = input::open(cli.file.as_deref())?;
+    pvm_isa::polkavm::reject(&bytes).map_err(|e| format!("{name}: {e}"))?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|e| format!("{name}: offset {:#x}: the input is not UTF-8 text", e.valid_up_to()))?;
     let mut program = pvm_asm::parse(text).map_err(|e| located(&name, &e))?;

@@ -90,6 +90,7 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> Result<(), String> {
     let (bytes, name) = input::open(cli.file.as_deref())?;
+    pvm_isa::polkavm::reject(&bytes).map_err(|e| format!("{name}: {e}"))?;
     let mut options = Options {
         opt_level: match cli.opt_level {
             Level::O0 => OptLevel::O0,
