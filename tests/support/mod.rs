@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod nan;
 pub mod random;
 
 use pvm_compiler::{Compiled, EntryKind, Options};

@@ -1240,6 +1240,24 @@ impl<'a, 'm> Isel<'a, 'm> {
                 self.emit(MInst::Unary { op: Opcode::ReverseBytes, dst: r, src: x });
                 if width == 64 { r } else { self.alu_imm(Opcode::SharRImm64, r, u64::from(64 - width)) }
             }
+            "llvm.bitreverse" if width == 1 => self.reg(args[0])?,
+            "llvm.bitreverse" => {
+                // The bytes reversed, then the bits of each byte: nibbles, pairs, bits.
+                let x = self.reg(args[0])?;
+                let mut r = self.vreg();
+                self.emit(MInst::Unary { op: Opcode::ReverseBytes, dst: r, src: x });
+                for (shift, mask) in
+                    [(4, 0x0f0f_0f0f_0f0f_0f0f), (2, 0x3333_3333_3333_3333), (1, 0x5555_5555_5555_5555)]
+                {
+                    let mask = self.constant(mask);
+                    let high = self.alu_imm(Opcode::ShloRImm64, r, shift);
+                    let high = self.alu(Opcode::And, high, mask);
+                    let low = self.alu(Opcode::And, r, mask);
+                    let low = self.alu_imm(Opcode::ShloLImm64, low, shift);
+                    r = self.alu(Opcode::Or, high, low);
+                }
+                if width == 64 { r } else { self.alu_imm(Opcode::SharRImm64, r, u64::from(64 - width)) }
+            }
             "llvm.memset" => {
                 self.memory_routine(Routine::Memset, args)?;
                 return Ok(false);
@@ -1266,7 +1284,10 @@ impl<'a, 'm> Isel<'a, 'm> {
 
     /// `fshl(a, b, s)` / `fshr(a, b, s)` with different inputs.
     fn funnel_shift(&mut self, left: bool, args: &[Value], width: u32) -> Result<VReg> {
-        if width != 32 && width != 64 {
+        if width < 32 {
+            return self.narrow_funnel_shift(left, args, width);
+        }
+        if width != 64 && width != 32 {
             return Err(err(format!("internal error: {width}-bit funnel shifts are not supported")));
         }
         let (a, b) = (self.reg(args[0])?, self.reg(args[1])?);
@@ -1287,6 +1308,31 @@ impl<'a, 'm> Isel<'a, 'm> {
         let d = self.vreg();
         self.emit(MInst::Cmov { op: Opcode::CmovIz, dst: d, old: combined, value: keep, cond: amount });
         Ok(d)
+    }
+
+    /// A funnel shift narrower than 32 bits: `a:b` side by side in one register, shifted
+    /// by the amount modulo the width, and the half that the intrinsic returns.
+    fn narrow_funnel_shift(&mut self, left: bool, args: &[Value], width: u32) -> Result<VReg> {
+        let w = u64::from(width);
+        let (a, b) = (self.reg(args[0])?, self.reg(args[1])?);
+        let (a, b) = (self.zero_extend(a, width), self.zero_extend(b, width));
+        let high = self.alu_imm(Opcode::ShloLImm64, a, w);
+        let both = self.alu(Opcode::Or, high, b);
+        let s = self.reg(args[2])?;
+        let s = self.zero_extend(s, width);
+        let amount = if width.is_power_of_two() {
+            self.alu_imm(Opcode::AndImm, s, w - 1)
+        } else {
+            let w = self.constant(w);
+            self.alu(Opcode::RemU64, s, w)
+        };
+        let r = if left {
+            let shifted = self.alu(Opcode::ShloL64, both, amount);
+            self.alu_imm(Opcode::ShloRImm64, shifted, w)
+        } else {
+            self.alu(Opcode::ShloR64, both, amount)
+        };
+        Ok(self.normalize(r, width))
     }
 
     /// Saturating add and subtract on canonical values.
@@ -1386,6 +1432,21 @@ impl<'a, 'm> Isel<'a, 'm> {
             let x = self.alu(Opcode::Xor, full, r);
             let o = self.alu_imm(Opcode::SetGtUImm, x, 0);
             (r, o)
+        } else if width < 32 {
+            // Exact in 64 bits on the operands extended as the operation reads them:
+            // overflow iff the result differs from its narrow form.
+            let unsigned = name.starts_with("llvm.u");
+            let (a, b) = if unsigned { (self.zero_extend(a, width), self.zero_extend(b, width)) } else { (a, b) };
+            let op = match &name[..9] {
+                "llvm.uadd" | "llvm.sadd" => Opcode::Add64,
+                "llvm.usub" | "llvm.ssub" => Opcode::Sub64,
+                _ => Opcode::Mul64,
+            };
+            let full = self.alu(op, a, b);
+            let narrow = if unsigned { self.zero_extend(full, width) } else { self.normalize(full, width) };
+            let x = self.alu(Opcode::Xor, full, narrow);
+            let o = self.alu_imm(Opcode::SetGtUImm, x, 0);
+            (self.normalize(full, width), o)
         } else {
             return Err(err(format!("internal error: the back end does not support the intrinsic {name}")));
         };
