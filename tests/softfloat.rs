@@ -145,6 +145,25 @@ fn check(
     }
 }
 
+/// Checks `count` cases of routine `name` on float operands of `format`: one, or an
+/// operand and its partner (`arity` 2); `expected` gives the host's answer.
+fn check_floats(
+    name: &str,
+    count: usize,
+    nan: u64,
+    (format, arity): (Format, usize),
+    expected: impl Fn(&[u64]) -> Expected,
+    got: impl FnMut(&[u64]) -> Option<u64>,
+) {
+    let case = |rng: &mut Rng| {
+        let a = format.operand(rng);
+        let args = if arity == 2 { vec![a, format.partner(rng, a)] } else { vec![a] };
+        let e = expected(&args);
+        (args, e)
+    };
+    check(name, count, nan, case, got);
+}
+
 fn wasm_min<T: PartialOrd + Copy>(a: T, b: T, a_negative: bool) -> T {
     // Zeros compare equal; WebAssembly's min takes -0.
     if a < b || (a == b && a_negative) { a } else { b }
@@ -180,15 +199,12 @@ macro_rules! float_suite {
                 let name = format!("{}.{op}", $prefix);
                 let f = routines.get::<($bits, $bits), $bits>(&name);
                 let store = &mut routines.store;
-                check(
+                check_floats(
                     &name,
                     n,
                     $nan,
-                    |rng| {
-                        let a = format.operand(rng);
-                        let b = format.partner(rng, a);
-                        (vec![a, b], $result(host(float(a), float(b))))
-                    },
+                    (format, 2),
+                    |a| $result(host(float(a[0]), float(a[1]))),
                     |args| f.call(&mut *store, (args[0] as $bits, args[1] as $bits)).ok().map(|v| v as u64),
                 );
             }
@@ -203,14 +219,12 @@ macro_rules! float_suite {
                 let name = format!("{}.{op}", $prefix);
                 let f = routines.get::<$bits, $bits>(&name);
                 let store = &mut routines.store;
-                check(
+                check_floats(
                     &name,
                     n,
                     $nan,
-                    |rng| {
-                        let a = format.operand(rng);
-                        (vec![a], $result(host(float(a))))
-                    },
+                    (format, 1),
+                    |a| $result(host(float(a[0]))),
                     |args| f.call(&mut *store, args[0] as $bits).ok().map(|v| v as u64),
                 );
             }
@@ -226,15 +240,12 @@ macro_rules! float_suite {
                 let name = format!("{}.{op}", $prefix);
                 let f = routines.get::<($bits, $bits), i32>(&name);
                 let store = &mut routines.store;
-                check(
+                check_floats(
                     &name,
                     n,
                     $nan,
-                    |rng| {
-                        let a = format.operand(rng);
-                        let b = format.partner(rng, a);
-                        (vec![a, b], Expected::Bits(u64::from(host(float(a), float(b)))))
-                    },
+                    (format, 2),
+                    |a| Expected::Bits(u64::from(host(float(a[0]), float(a[1])))),
                     |args| f.call(&mut *store, (args[0] as $bits, args[1] as $bits)).ok().map(|v| v as u64),
                 );
             }
@@ -287,25 +298,23 @@ macro_rules! float_suite {
                     let kind = if saturate { format!("sat_{}", $prefix) } else { $prefix.to_string() };
                     let name = pattern.replace("{}", &kind);
                     let store = &mut routines.store;
-                    let case = |rng: &mut Rng| {
-                        let a = format.operand(rng);
+                    let expected = |a: &[u64]| {
                         // Every f32 is exactly an f64: the host converts through f64.
-                        let x = float(a) as f64;
-                        let expected = match (saturate, trapping(x)) {
+                        let x = float(a[0]) as f64;
+                        match (saturate, trapping(x)) {
                             (true, _) => Expected::Bits(saturating(x)),
                             (false, Some(v)) => Expected::Bits(v),
                             (false, None) => Expected::Trap,
-                        };
-                        (vec![a], expected)
+                        }
                     };
                     if name.starts_with("i32") {
                         let f = routines.instance.get_typed_func::<$bits, i32>(&*store, &name).unwrap();
-                        check(&name, n, $nan, case, |args| {
+                        check_floats(&name, n, $nan, (format, 1), expected, |args| {
                             f.call(&mut *store, args[0] as $bits).ok().map(|v| v as u32 as u64)
                         });
                     } else {
                         let f = routines.instance.get_typed_func::<$bits, i64>(&*store, &name).unwrap();
-                        check(&name, n, $nan, case, |args| {
+                        check_floats(&name, n, $nan, (format, 1), expected, |args| {
                             f.call(&mut *store, args[0] as $bits).ok().map(|v| v as u64)
                         });
                     }
@@ -324,14 +333,12 @@ fn promote_and_demote_match_the_host() {
     let mut routines = Routines::new();
     let promote = routines.get::<u32, u64>("f64.promote_f32");
     let store = &mut routines.store;
-    check(
+    check_floats(
         "f64.promote_f32",
         n,
         NAN64,
-        |rng| {
-            let a = Format::F32.operand(rng);
-            (vec![a], f64_result(f32::from_bits(a as u32) as f64))
-        },
+        (Format::F32, 1),
+        |a| f64_result(f32::from_bits(a[0] as u32) as f64),
         |args| promote.call(&mut *store, args[0] as u32).ok(),
     );
     let demote = routines.get::<u64, u32>("f32.demote_f64");
