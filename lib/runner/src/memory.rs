@@ -2,6 +2,11 @@
 //! system commits only the parts touched) pointing into a pool of 4 KiB pages that are
 //! allocated on first access. Memory held is proportional to the pages touched.
 //!
+//! For the native engine the memory also keeps, per page, the address of the bytes an
+//! access may read (the page's, or a shared page of zeros while it has none) and the
+//! address of the bytes it may write (0 unless the page is writable and allocated), so
+//! that generated code reaches a page with one table lookup.
+//!
 //! Access rules (pvm-spec §1.2): the first offending byte of an access decides its
 //! outcome — below 0x10000 a PANIC, else a FAULT at its page; a write to a read-only page
 //! is a PANIC, as in the reference implementation, or under [`Semantics::GrayPaper`] a
@@ -32,11 +37,19 @@ pub enum AccessError {
     Fault(u32),
 }
 
+/// The bytes of a mapped page that was never written.
+static ZERO_PAGE: [u8; PAGE] = [0; PAGE];
+
 /// Paged memory.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Memory {
     table: Vec<u32>,
     pool: Vec<Box<[u8; PAGE]>>,
+    /// Per page: the address of its readable bytes (its pool page, or [`ZERO_PAGE`] while
+    /// it has none), 0 when it is not mapped.
+    read_addresses: Vec<usize>,
+    /// Per page: the address of its pool page when it is writable and has one, else 0.
+    write_addresses: Vec<usize>,
     /// The page each pool slot holds (slot 0 holds none).
     slot_pages: Vec<u32>,
     /// The sbrk break (next address it hands out).
@@ -65,11 +78,24 @@ impl Memory {
             table: vec![0; PAGES],
             pool: vec![Box::new([0; PAGE])],
             slot_pages: vec![0],
+            read_addresses: vec![0; PAGES],
+            write_addresses: vec![0; PAGES],
             heap_break: 0,
             heap_limit: 0,
             heap_start: 0,
             semantics: Semantics::Reference,
         }
+    }
+
+    /// Sets the native engine's addresses of page `page` from its entry (none below
+    /// 0x10000, where every access panics).
+    fn update_addresses(&mut self, page: usize) {
+        let entry = if page < (RESERVED as usize) / PAGE { 0 } else { self.table[page] };
+        let slot = (entry >> SLOT_SHIFT) as usize;
+        let bytes = if slot == 0 { ZERO_PAGE.as_ptr() as usize } else { self.pool[slot].as_ptr() as usize };
+        self.read_addresses[page] = if entry & MAPPED != 0 { bytes } else { 0 };
+        self.write_addresses[page] =
+            if entry & (MAPPED | WRITABLE) == MAPPED | WRITABLE && slot != 0 { bytes } else { 0 };
     }
 
     /// Maps `[start, end)` (page-aligned) with the given access, zero-filled.
@@ -79,17 +105,17 @@ impl Memory {
         while page * (PAGE as u64) < end && page < PAGES as u64 {
             let entry = &mut self.table[page as usize];
             *entry = (*entry & !(MAPPED | WRITABLE)) | flags;
+            self.update_addresses(page as usize);
             page += 1;
         }
     }
 
-    /// For the native engine: the page table (entry `p` describes page `p`: [`MAPPED`] and
-    /// [`WRITABLE`] flags, the page's pool slot above [`SLOT_SHIFT`], slot 0 for a page
-    /// not yet allocated) and the pool (slot `s` holds a pointer to its 4 KiB page, as
-    /// `Box<[u8; 4096]>` is laid out as a pointer). The table never moves; the pool
-    /// pointer is valid until the next page allocation.
-    pub(crate) fn raw_parts(&self) -> (*const u32, *const *mut u8) {
-        (self.table.as_ptr(), self.pool.as_ptr().cast())
+    /// For the native engine: the tables of read and write addresses (2^20 entries each,
+    /// entry `p` for page `p`: the address of 4,096 bytes the access may read, or write,
+    /// or 0). Both tables live as long as the memory and never move; every nonzero entry
+    /// stays valid until the memory is dropped (pool pages never move or go away).
+    pub(crate) fn page_addresses(&self) -> (*const usize, *const usize) {
+        (self.read_addresses.as_ptr(), self.write_addresses.as_ptr())
     }
 
     /// Whether the page holding `address` is mapped.
@@ -110,6 +136,7 @@ impl Memory {
             self.slot_pages.push(page as u32);
             let slot = self.pool.len() - 1;
             self.table[page] = (entry & (MAPPED | WRITABLE)) | ((slot as u32) << SLOT_SHIFT);
+            self.update_addresses(page);
             &mut self.pool[slot]
         } else {
             &mut self.pool[slot]
@@ -279,6 +306,27 @@ impl Memory {
     }
 }
 
+impl Clone for Memory {
+    /// A copy with its own pages (and page addresses pointing at them).
+    fn clone(&self) -> Self {
+        let mut copy = Memory {
+            table: self.table.clone(),
+            pool: self.pool.clone(),
+            slot_pages: self.slot_pages.clone(),
+            read_addresses: vec![0; PAGES],
+            write_addresses: vec![0; PAGES],
+            heap_break: self.heap_break,
+            heap_limit: self.heap_limit,
+        };
+        for page in 0..PAGES {
+            if copy.table[page] != 0 {
+                copy.update_addresses(page);
+            }
+        }
+        copy
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,6 +347,26 @@ mod tests {
         assert_eq!(m.write::<4>(0x21ffe, [9, 9, 9, 9]), Err(AccessError::Fault(0x22000)));
         assert_eq!(m.read::<2>(0x21ffe), Ok([0, 0]));
         assert_eq!(m.allocated_bytes(), 2 * 4096);
+    }
+
+    #[test]
+    fn page_addresses_follow_the_pages() {
+        let mut m = Memory::new();
+        m.map(0x20000, 0x21000, true);
+        m.map(0x30000, 0x31000, false);
+        let read = |m: &Memory, page: usize| m.read_addresses[page];
+        let write = |m: &Memory, page: usize| m.write_addresses[page];
+        let zero = ZERO_PAGE.as_ptr() as usize;
+        assert_eq!((read(&m, 0x20), write(&m, 0x20), read(&m, 0x30), write(&m, 0x30)), (zero, 0, zero, 0));
+        assert_eq!((read(&m, 0x21), write(&m, 0x21)), (0, 0));
+        m.write::<1>(0x20005, [7]).unwrap();
+        m.write_initial(0x30000, &[9]);
+        let (rw, ro) = (m.pool[1].as_ptr() as usize, m.pool[2].as_ptr() as usize);
+        assert_eq!((read(&m, 0x20), write(&m, 0x20), read(&m, 0x30), write(&m, 0x30)), (rw, rw, ro, 0));
+        let copy = m.clone();
+        let copied = copy.pool[1].as_ptr() as usize;
+        assert_ne!(copied, rw);
+        assert_eq!((read(&copy, 0x20), write(&copy, 0x20)), (copied, copied));
     }
 
     #[test]

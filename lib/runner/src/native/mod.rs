@@ -22,7 +22,7 @@
 mod code;
 
 use crate::interpreter::{self, Flow};
-use crate::program::{INVALID, Op, Program};
+use crate::program::{INVALID, Op, Program, R};
 use crate::state::{State, Status};
 use code::{Code, helper};
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
@@ -35,11 +35,12 @@ use std::mem::offset_of;
 pub(crate) struct Ctx {
     regs: [u64; 13],
     gas: i64,
-    /// The memory's page table.
-    table: *const u32,
-    /// The memory's page pool.
-    pool: *const *mut u8,
-    /// Native address of each jump-table entry's target, 0 where it has none.
+    /// Per page, the address of its bytes for a load, or 0 (see `Memory::page_addresses`).
+    read_addresses: *const usize,
+    /// Per page, the address of its bytes for a store, or 0.
+    write_addresses: *const usize,
+    /// Native address of the target of each jump address up to the jump table's end, 0
+    /// where it has none (`Native::jump_table`).
     jump_table: *const usize,
     /// Where execution continues after an exit (or the op that stopped the machine).
     op: u32,
@@ -67,7 +68,8 @@ pub(crate) struct Native {
     code: Code,
     /// Code offset of every block start, [`NO_ENTRY`] elsewhere.
     entries: Vec<u32>,
-    /// Native address of every jump-table entry's target, 0 for invalid entries.
+    /// Native address of the target of each jump address up to the jump table's end (2k + 2
+    /// for entry k), 0 where the jump address is no valid entry.
     jump_table: Vec<usize>,
 }
 
@@ -90,12 +92,12 @@ pub(crate) fn run(native: &Native, program: &Program, state: &mut State) -> Stat
         if let Some(&entry) = native.entries.get(state.op as usize)
             && entry != NO_ENTRY
         {
-            let (table, pool) = state.memory.raw_parts();
+            let (read_addresses, write_addresses) = state.memory.page_addresses();
             let mut ctx = Ctx {
                 regs: state.regs,
                 gas: state.gas,
-                table,
-                pool,
+                read_addresses,
+                write_addresses,
                 jump_table: native.jump_table.as_ptr(),
                 op: state.op,
                 status_code: 0,
@@ -155,19 +157,36 @@ fn execute(ctx: &mut Ctx, state: &mut State, program: &Program, op: u32) -> u32 
     };
     ctx.regs = state.regs;
     ctx.gas = state.gas;
-    (ctx.table, ctx.pool) = state.memory.raw_parts();
+    (ctx.read_addresses, ctx.write_addresses) = state.memory.page_addresses();
     exit
 }
 
 const GAS: i32 = offset_of!(Ctx, gas) as i32;
-const TABLE: i32 = offset_of!(Ctx, table) as i32;
-const POOL: i32 = offset_of!(Ctx, pool) as i32;
+const READ_ADDRESSES: i32 = offset_of!(Ctx, read_addresses) as i32;
+const WRITE_ADDRESSES: i32 = offset_of!(Ctx, write_addresses) as i32;
 const JUMP_TABLE: i32 = offset_of!(Ctx, jump_table) as i32;
 const OP: i32 = offset_of!(Ctx, op) as i32;
 
+/// The scratch registers of the generated code (x86 register numbers): `rax`, `rcx`
+/// (shift counts) and `rdx` (the high half of wide multiplies). `r15` holds the `Ctx`.
+const RAX: u8 = 0;
+const RCX: u8 = 1;
+const RDX: u8 = 2;
+
+/// The host register holding each guest register, `None` for the three kept in the
+/// `Ctx` (r4, r5 and r6, the least used by compiled code): the other ten live in `rbx`,
+/// `rbp`, `r12`, `r13`, `rsi`, `rdi`, `r8`–`r11`, loaded at entry and after each helper
+/// call, stored back at exits and before each helper call.
+const HOST: [Option<u8>; 13] =
+    [Some(3), Some(5), Some(12), Some(13), None, None, None, Some(6), Some(7), Some(8), Some(9), Some(10), Some(11)];
+
+/// The gas left lives in `r14` (in the `Ctx` around helper calls and after exits, as the
+/// registers).
+const GAS_REG: u8 = 14;
+
 /// The `Ctx` offset of a guest register.
-fn reg(r: crate::program::R) -> i32 {
-    (offset_of!(Ctx, regs) + 8 * r.index()) as i32
+fn reg_offset(r: usize) -> i32 {
+    (offset_of!(Ctx, regs) + 8 * r) as i32
 }
 
 /// Whether `x` is the sign extension of its low 32 bits (fits an x86 imm32).
@@ -190,13 +209,55 @@ enum Cond {
     GtS,
 }
 
+/// A two-operand operation on `rax` (first operand, result) and `rcx` (second operand).
+#[derive(Clone, Copy)]
+enum Alu {
+    Add,
+    Sub,
+    Mul,
+    And,
+    Or,
+    Xor,
+    AndInv,
+    OrInv,
+    Xnor,
+    Shl,
+    Shr,
+    Sar,
+    Rol,
+    Ror,
+    Max,
+    MaxU,
+    Min,
+    MinU,
+    MulUpperUU,
+    MulUpperSS,
+    SetLtU,
+    SetLtS,
+    SetGtU,
+    SetGtS,
+    /// `rcx - rax`.
+    NegAdd,
+}
+
+/// The operands of an [`Alu`] operation: two registers, a register and an immediate, or
+/// an immediate and a register (the `_alt` forms).
+#[derive(Clone, Copy)]
+enum Operands {
+    Regs(R, R),
+    RegImm(R, u64),
+    ImmReg(u64, R),
+}
+
 /// How a memory access uses its value.
 #[derive(Clone, Copy)]
 enum Access {
     /// Load into register `a`: width and whether it sign-extends.
     Load(u32, bool),
-    /// Store the value in `r8`: width.
+    /// Store register `a`: width.
     Store(u32),
+    /// Store the immediate: width and value.
+    StoreImm(u32, u64),
 }
 
 /// The translator: one pass over the ops.
@@ -226,8 +287,17 @@ impl<'a> Translator<'a> {
             ; push r15
             ; sub rsp, 8
             ; mov r15, rdi
-            ; jmp rsi
+            ; mov rax, rsi
+        );
+        self.reload_registers();
+        dynasm!(self.asm
+            ; .arch x64
+            ; jmp rax
             ; ->exit:
+        );
+        self.spill_registers();
+        dynasm!(self.asm
+            ; .arch x64
             ; add rsp, 8
             ; pop r15
             ; pop r14
@@ -236,7 +306,22 @@ impl<'a> Translator<'a> {
             ; pop rbp
             ; pop rbx
             ; ret
+            // The helper thunk: op index in `eax`; the registers go to the `Ctx` for the
+            // interpreter and come back from it; the helper's answer in `eax`.
+            ; ->helper:
         );
+        self.spill_registers();
+        dynasm!(self.asm
+            ; .arch x64
+            ; mov rdi, r15
+            ; mov esi, eax
+            ; sub rsp, 8
+            ; mov rax, QWORD helper as *const () as usize as i64
+            ; call rax
+            ; add rsp, 8
+        );
+        self.reload_registers();
+        dynasm!(self.asm ; .arch x64 ; ret);
         let program = self.program;
         let mut entries = vec![NO_ENTRY; program.ops.len()];
         for (i, op) in program.ops.iter().enumerate() {
@@ -248,15 +333,74 @@ impl<'a> Translator<'a> {
         }
         let buffer = self.asm.finalize().map_err(|_| std::io::Error::other("cannot finalise the native code"))?;
         let code = Code::new(buffer, enter);
-        let jump_table = program
-            .jump_table
-            .iter()
-            .map(|&t| match entries.get(t as usize) {
-                Some(&e) if t != INVALID && e != NO_ENTRY => code.address(e as usize),
-                _ => 0,
-            })
-            .collect();
+        // Indexed by the jump address itself: entry k (address 2k + 2) at 2k + 2, 0 at
+        // every other address up to the table's end.
+        let mut jump_table = vec![0; 2 * program.jump_table.len() + 1];
+        for (k, &t) in program.jump_table.iter().enumerate() {
+            if let Some(&e) = entries.get(t as usize)
+                && t != INVALID
+                && e != NO_ENTRY
+            {
+                jump_table[2 * k + 2] = code.address(e as usize);
+            }
+        }
         Ok(Native { code, entries, jump_table })
+    }
+
+    /// Stores the gas and the guest registers held in host registers into the `Ctx`.
+    fn spill_registers(&mut self) {
+        dynasm!(self.asm ; .arch x64 ; mov QWORD [r15 + GAS], Rq(GAS_REG));
+        for (r, host) in HOST.iter().enumerate() {
+            if let Some(h) = *host {
+                dynasm!(self.asm ; .arch x64 ; mov QWORD [r15 + reg_offset(r)], Rq(h));
+            }
+        }
+    }
+
+    /// Loads the gas and the guest registers held in host registers from the `Ctx`.
+    fn reload_registers(&mut self) {
+        dynasm!(self.asm ; .arch x64 ; mov Rq(GAS_REG), QWORD [r15 + GAS]);
+        for (r, host) in HOST.iter().enumerate() {
+            if let Some(h) = *host {
+                dynasm!(self.asm ; .arch x64 ; mov Rq(h), QWORD [r15 + reg_offset(r)]);
+            }
+        }
+    }
+
+    /// Scratch register `scratch` = guest register `r`.
+    fn get(&mut self, scratch: u8, r: R) {
+        match HOST[r.index()] {
+            Some(h) => dynasm!(self.asm ; .arch x64 ; mov Rq(scratch), Rq(h)),
+            None => dynasm!(self.asm ; .arch x64 ; mov Rq(scratch), QWORD [r15 + reg_offset(r.index())]),
+        }
+    }
+
+    /// The host register holding guest register `r`, loaded into `scratch` if it has none.
+    fn source(&mut self, scratch: u8, r: R) -> u8 {
+        match HOST[r.index()] {
+            Some(h) => h,
+            None => {
+                self.get(scratch, r);
+                scratch
+            }
+        }
+    }
+
+    /// Guest register `r` = scratch register `scratch`.
+    fn set(&mut self, r: R, scratch: u8) {
+        match HOST[r.index()] {
+            Some(h) => dynasm!(self.asm ; .arch x64 ; mov Rq(h), Rq(scratch)),
+            None => dynasm!(self.asm ; .arch x64 ; mov QWORD [r15 + reg_offset(r.index())], Rq(scratch)),
+        }
+    }
+
+    /// Scratch register `scratch` = the 64-bit immediate `x`.
+    fn imm(&mut self, scratch: u8, x: u64) {
+        match imm32(x) {
+            Some(0) => dynasm!(self.asm ; .arch x64 ; xor Rd(scratch), Rd(scratch)),
+            Some(v) => dynasm!(self.asm ; .arch x64 ; mov Rq(scratch), v),
+            None => dynasm!(self.asm ; .arch x64 ; mov Rq(scratch), QWORD x as i64),
+        }
     }
 
     /// A block's start: its label and the gas check.
@@ -265,9 +409,9 @@ impl<'a> Translator<'a> {
         dynasm!(self.asm
             ; .arch x64
             ; =>label
-            ; sub QWORD [r15 + GAS], gas as i32
+            ; sub Rq(GAS_REG), gas as i32
             ; jns >ok
-            ; add QWORD [r15 + GAS], gas as i32
+            ; add Rq(GAS_REG), gas as i32
             ; mov DWORD [r15 + OP], i as i32
             ; mov eax, EXIT_INTERPRET as i32
             ; jmp ->exit
@@ -279,63 +423,49 @@ impl<'a> Translator<'a> {
     fn helper(&mut self, i: usize) {
         dynasm!(self.asm
             ; .arch x64
-            ; mov rdi, r15
-            ; mov esi, i as i32
-            ; mov rax, QWORD helper as *const () as usize as i64
-            ; call rax
+            ; mov eax, i as i32
+            ; call ->helper
             ; test eax, eax
             ; jnz ->exit
         );
     }
 
-    /// `rax` = the 64-bit immediate `x`.
-    fn imm_to_rcx(&mut self, x: u64) {
-        dynasm!(self.asm ; .arch x64 ; mov rcx, QWORD x as i64);
-    }
-
     fn op(&mut self, i: usize, op: &Op) {
         use Opcode as O;
-        let (a, b, d) = (reg(op.a), reg(op.b), reg(op.d));
+        let (a, b, d) = (op.a, op.b, op.d);
         let (x, y) = (op.imm1, op.imm2);
         macro_rules! asm {
             ($($t:tt)*) => { dynasm!(self.asm ; .arch x64 $($t)*) };
         }
-        // Three-register 64-bit operation: rd = ra OP rb.
-        macro_rules! alu64 {
-            ($($t:tt)*) => {{ asm!(; mov rax, QWORD [r15 + a] $($t)* ; mov QWORD [r15 + d], rax); }};
-        }
-        // Three-register 32-bit operation, result sign-extended.
-        macro_rules! alu32 {
-            ($($t:tt)*) => {{ asm!(; mov eax, DWORD [r15 + a] $($t)* ; movsxd rax, eax ; mov QWORD [r15 + d], rax); }};
-        }
-        // Register-immediate 64-bit operation: ra = rb OP x (x in rcx).
-        macro_rules! imm64 {
-            ($($t:tt)*) => {{ self.imm_to_rcx(x); asm!(; mov rax, QWORD [r15 + b] $($t)* ; mov QWORD [r15 + a], rax); }};
-        }
-        // Register-immediate 32-bit operation, result sign-extended.
-        macro_rules! imm32op {
-            ($($t:tt)*) => {{ self.imm_to_rcx(x); asm!(; mov eax, DWORD [r15 + b] $($t)* ; movsxd rax, eax ; mov QWORD [r15 + a], rax); }};
-        }
+        let regs = Operands::Regs(a, b);
+        let reg_imm = Operands::RegImm(b, x);
+        let imm_reg = Operands::ImmReg(x, b);
         match op.kind {
             O::Fallthrough => {}
             O::LoadImm | O::LoadImm64 => {
-                self.imm_to_rcx(x);
-                asm!(; mov QWORD [r15 + a], rcx);
+                self.imm(RAX, x);
+                self.set(a, RAX);
             }
-            O::MoveReg => asm!(; mov rax, QWORD [r15 + a] ; mov QWORD [r15 + d], rax),
+            O::MoveReg => {
+                self.get(RAX, a);
+                self.set(d, RAX);
+            }
             O::Jump if op.target != INVALID => {
                 let l = self.labels[op.target as usize];
                 asm!(; jmp =>l);
             }
             O::LoadImmJump if op.target != INVALID => {
                 let l = self.labels[op.target as usize];
-                self.imm_to_rcx(x);
-                asm!(; mov QWORD [r15 + a], rcx ; jmp =>l);
+                self.imm(RAX, x);
+                self.set(a, RAX);
+                asm!(; jmp =>l);
             }
             O::BranchEq | O::BranchNe | O::BranchLtU | O::BranchLtS | O::BranchGeU | O::BranchGeS
                 if op.target != INVALID =>
             {
-                asm!(; mov rax, QWORD [r15 + a] ; cmp rax, QWORD [r15 + b]);
+                let ha = self.source(RAX, a);
+                let hb = self.source(RCX, b);
+                asm!(; cmp Rq(ha), Rq(hb));
                 let cond = match op.kind {
                     O::BranchEq => Cond::Eq,
                     O::BranchNe => Cond::Ne,
@@ -358,11 +488,12 @@ impl<'a> Translator<'a> {
             | O::BranchGtSImm
                 if op.target != INVALID =>
             {
+                let ha = self.source(RAX, a);
                 match imm32(x) {
-                    Some(v) => asm!(; cmp QWORD [r15 + a], v),
+                    Some(v) => asm!(; cmp Rq(ha), v),
                     None => {
-                        self.imm_to_rcx(x);
-                        asm!(; cmp QWORD [r15 + a], rcx);
+                        self.imm(RCX, x);
+                        asm!(; cmp Rq(ha), rcx);
                     }
                 }
                 let cond = match op.kind {
@@ -380,93 +511,115 @@ impl<'a> Translator<'a> {
                 self.jcc(cond, op.target);
             }
             O::JumpInd => {
-                asm!(; mov eax, DWORD [r15 + a] ; add eax, x as u32 as i32);
+                self.get(RAX, a);
+                asm!(; add eax, x as u32 as i32);
                 self.dynamic_jump(i, None);
             }
             O::LoadImmJumpInd => {
-                asm!(; mov eax, DWORD [r15 + b] ; add eax, y as u32 as i32);
+                self.get(RAX, b);
+                asm!(; add eax, y as u32 as i32);
                 self.dynamic_jump(i, Some((a, x)));
             }
-            O::Add64 => alu64!(; add rax, QWORD [r15 + b]),
-            O::Sub64 => alu64!(; sub rax, QWORD [r15 + b]),
-            O::Mul64 => alu64!(; imul rax, QWORD [r15 + b]),
-            O::And => alu64!(; and rax, QWORD [r15 + b]),
-            O::Or => alu64!(; or rax, QWORD [r15 + b]),
-            O::Xor => alu64!(; xor rax, QWORD [r15 + b]),
-            O::AndInv => alu64!(; mov rcx, QWORD [r15 + b] ; not rcx ; and rax, rcx),
-            O::OrInv => alu64!(; mov rcx, QWORD [r15 + b] ; not rcx ; or rax, rcx),
-            O::Xnor => alu64!(; xor rax, QWORD [r15 + b] ; not rax),
-            O::ShloL64 => alu64!(; mov rcx, QWORD [r15 + b] ; shl rax, cl),
-            O::ShloR64 => alu64!(; mov rcx, QWORD [r15 + b] ; shr rax, cl),
-            O::SharR64 => alu64!(; mov rcx, QWORD [r15 + b] ; sar rax, cl),
-            O::RotL64 => alu64!(; mov rcx, QWORD [r15 + b] ; rol rax, cl),
-            O::RotR64 => alu64!(; mov rcx, QWORD [r15 + b] ; ror rax, cl),
-            O::Max => alu64!(; mov rcx, QWORD [r15 + b] ; cmp rax, rcx ; cmovl rax, rcx),
-            O::MaxU => alu64!(; mov rcx, QWORD [r15 + b] ; cmp rax, rcx ; cmovb rax, rcx),
-            O::Min => alu64!(; mov rcx, QWORD [r15 + b] ; cmp rax, rcx ; cmovg rax, rcx),
-            O::MinU => alu64!(; mov rcx, QWORD [r15 + b] ; cmp rax, rcx ; cmova rax, rcx),
-            O::MulUpperUU => alu64!(; mul QWORD [r15 + b] ; mov rax, rdx),
-            O::MulUpperSS => alu64!(; imul QWORD [r15 + b] ; mov rax, rdx),
-            O::SetLtU => alu64!(; xor ecx, ecx ; cmp rax, QWORD [r15 + b] ; setb cl ; mov rax, rcx),
-            O::SetLtS => alu64!(; xor ecx, ecx ; cmp rax, QWORD [r15 + b] ; setl cl ; mov rax, rcx),
-            O::CmovIz => asm!(
-                ; mov rax, QWORD [r15 + d] ; cmp QWORD [r15 + b], 0 ; cmove rax, QWORD [r15 + a]
-                ; mov QWORD [r15 + d], rax),
-            O::CmovNz => asm!(
-                ; mov rax, QWORD [r15 + d] ; cmp QWORD [r15 + b], 0 ; cmovne rax, QWORD [r15 + a]
-                ; mov QWORD [r15 + d], rax),
-            O::Add32 => alu32!(; add eax, DWORD [r15 + b]),
-            O::Sub32 => alu32!(; sub eax, DWORD [r15 + b]),
-            O::Mul32 => alu32!(; imul eax, DWORD [r15 + b]),
-            O::ShloL32 => alu32!(; mov ecx, DWORD [r15 + b] ; shl eax, cl),
-            O::ShloR32 => alu32!(; mov ecx, DWORD [r15 + b] ; shr eax, cl),
-            O::SharR32 => alu32!(; mov ecx, DWORD [r15 + b] ; sar eax, cl),
-            O::RotL32 => alu32!(; mov ecx, DWORD [r15 + b] ; rol eax, cl),
-            O::RotR32 => alu32!(; mov ecx, DWORD [r15 + b] ; ror eax, cl),
-            O::SignExtend8 => asm!(; movsx rax, BYTE [r15 + a] ; mov QWORD [r15 + d], rax),
-            O::SignExtend16 => asm!(; movsx rax, WORD [r15 + a] ; mov QWORD [r15 + d], rax),
-            O::ZeroExtend16 => asm!(; movzx eax, WORD [r15 + a] ; mov QWORD [r15 + d], rax),
-            O::ReverseBytes => asm!(; mov rax, QWORD [r15 + a] ; bswap rax ; mov QWORD [r15 + d], rax),
-            O::AddImm64 => imm64!(; add rax, rcx),
-            O::AndImm => imm64!(; and rax, rcx),
-            O::XorImm => imm64!(; xor rax, rcx),
-            O::OrImm => imm64!(; or rax, rcx),
-            O::MulImm64 => imm64!(; imul rax, rcx),
-            O::NegAddImm64 => imm64!(; neg rax ; add rax, rcx),
-            O::ShloLImm64 => imm64!(; shl rax, cl),
-            O::ShloRImm64 => imm64!(; shr rax, cl),
-            O::SharRImm64 => imm64!(; sar rax, cl),
-            O::RotR64Imm => imm64!(; ror rax, cl),
-            O::ShloLImmAlt64 => imm64!(; xchg rax, rcx ; shl rax, cl),
-            O::ShloRImmAlt64 => imm64!(; xchg rax, rcx ; shr rax, cl),
-            O::SharRImmAlt64 => imm64!(; xchg rax, rcx ; sar rax, cl),
-            O::RotR64ImmAlt => imm64!(; xchg rax, rcx ; ror rax, cl),
-            O::SetLtUImm => imm64!(; xor edx, edx ; cmp rax, rcx ; setb dl ; mov rax, rdx),
-            O::SetLtSImm => imm64!(; xor edx, edx ; cmp rax, rcx ; setl dl ; mov rax, rdx),
-            O::SetGtUImm => imm64!(; xor edx, edx ; cmp rax, rcx ; seta dl ; mov rax, rdx),
-            O::SetGtSImm => imm64!(; xor edx, edx ; cmp rax, rcx ; setg dl ; mov rax, rdx),
-            O::CmovIzImm => {
-                self.imm_to_rcx(x);
-                asm!(; mov rax, QWORD [r15 + a] ; cmp QWORD [r15 + b], 0 ; cmove rax, rcx ; mov QWORD [r15 + a], rax);
+            O::Add64 => self.alu(Alu::Add, true, regs, d),
+            O::Sub64 => self.alu(Alu::Sub, true, regs, d),
+            O::Mul64 => self.alu(Alu::Mul, true, regs, d),
+            O::And => self.alu(Alu::And, true, regs, d),
+            O::Or => self.alu(Alu::Or, true, regs, d),
+            O::Xor => self.alu(Alu::Xor, true, regs, d),
+            O::AndInv => self.alu(Alu::AndInv, true, regs, d),
+            O::OrInv => self.alu(Alu::OrInv, true, regs, d),
+            O::Xnor => self.alu(Alu::Xnor, true, regs, d),
+            O::ShloL64 => self.alu(Alu::Shl, true, regs, d),
+            O::ShloR64 => self.alu(Alu::Shr, true, regs, d),
+            O::SharR64 => self.alu(Alu::Sar, true, regs, d),
+            O::RotL64 => self.alu(Alu::Rol, true, regs, d),
+            O::RotR64 => self.alu(Alu::Ror, true, regs, d),
+            O::Max => self.alu(Alu::Max, true, regs, d),
+            O::MaxU => self.alu(Alu::MaxU, true, regs, d),
+            O::Min => self.alu(Alu::Min, true, regs, d),
+            O::MinU => self.alu(Alu::MinU, true, regs, d),
+            O::MulUpperUU => self.alu(Alu::MulUpperUU, true, regs, d),
+            O::MulUpperSS => self.alu(Alu::MulUpperSS, true, regs, d),
+            O::SetLtU => self.alu(Alu::SetLtU, true, regs, d),
+            O::SetLtS => self.alu(Alu::SetLtS, true, regs, d),
+            O::Add32 => self.alu(Alu::Add, false, regs, d),
+            O::Sub32 => self.alu(Alu::Sub, false, regs, d),
+            O::Mul32 => self.alu(Alu::Mul, false, regs, d),
+            O::ShloL32 => self.alu(Alu::Shl, false, regs, d),
+            O::ShloR32 => self.alu(Alu::Shr, false, regs, d),
+            O::SharR32 => self.alu(Alu::Sar, false, regs, d),
+            O::RotL32 => self.alu(Alu::Rol, false, regs, d),
+            O::RotR32 => self.alu(Alu::Ror, false, regs, d),
+            O::AddImm64 => self.alu(Alu::Add, true, reg_imm, a),
+            O::AndImm => self.alu(Alu::And, true, reg_imm, a),
+            O::XorImm => self.alu(Alu::Xor, true, reg_imm, a),
+            O::OrImm => self.alu(Alu::Or, true, reg_imm, a),
+            O::MulImm64 => self.alu(Alu::Mul, true, reg_imm, a),
+            O::NegAddImm64 => self.alu(Alu::NegAdd, true, reg_imm, a),
+            O::ShloLImm64 => self.alu(Alu::Shl, true, reg_imm, a),
+            O::ShloRImm64 => self.alu(Alu::Shr, true, reg_imm, a),
+            O::SharRImm64 => self.alu(Alu::Sar, true, reg_imm, a),
+            O::RotR64Imm => self.alu(Alu::Ror, true, reg_imm, a),
+            O::ShloLImmAlt64 => self.alu(Alu::Shl, true, imm_reg, a),
+            O::ShloRImmAlt64 => self.alu(Alu::Shr, true, imm_reg, a),
+            O::SharRImmAlt64 => self.alu(Alu::Sar, true, imm_reg, a),
+            O::RotR64ImmAlt => self.alu(Alu::Ror, true, imm_reg, a),
+            O::SetLtUImm => self.alu(Alu::SetLtU, true, reg_imm, a),
+            O::SetLtSImm => self.alu(Alu::SetLtS, true, reg_imm, a),
+            O::SetGtUImm => self.alu(Alu::SetGtU, true, reg_imm, a),
+            O::SetGtSImm => self.alu(Alu::SetGtS, true, reg_imm, a),
+            O::AddImm32 => self.alu(Alu::Add, false, reg_imm, a),
+            O::MulImm32 => self.alu(Alu::Mul, false, reg_imm, a),
+            O::NegAddImm32 => self.alu(Alu::NegAdd, false, reg_imm, a),
+            O::ShloLImm32 => self.alu(Alu::Shl, false, reg_imm, a),
+            O::ShloRImm32 => self.alu(Alu::Shr, false, reg_imm, a),
+            O::SharRImm32 => self.alu(Alu::Sar, false, reg_imm, a),
+            O::RotR32Imm => self.alu(Alu::Ror, false, reg_imm, a),
+            O::ShloLImmAlt32 => self.alu(Alu::Shl, false, imm_reg, a),
+            O::ShloRImmAlt32 => self.alu(Alu::Shr, false, imm_reg, a),
+            O::SharRImmAlt32 => self.alu(Alu::Sar, false, imm_reg, a),
+            O::RotR32ImmAlt => self.alu(Alu::Ror, false, imm_reg, a),
+            O::CmovIz | O::CmovNz | O::CmovIzImm | O::CmovNzImm => {
+                // d = (b == 0) == (kind is "iz") ? a (or the immediate) : d.
+                let dest = if matches!(op.kind, O::CmovIz | O::CmovNz) { d } else { a };
+                self.get(RAX, dest);
+                if matches!(op.kind, O::CmovIz | O::CmovNz) {
+                    self.get(RDX, a);
+                } else {
+                    self.imm(RDX, x);
+                }
+                let hb = self.source(RCX, b);
+                asm!(; test Rq(hb), Rq(hb));
+                if matches!(op.kind, O::CmovIz | O::CmovIzImm) {
+                    asm!(; cmove rax, rdx);
+                } else {
+                    asm!(; cmovne rax, rdx);
+                }
+                self.set(dest, RAX);
             }
-            O::CmovNzImm => {
-                self.imm_to_rcx(x);
-                asm!(; mov rax, QWORD [r15 + a] ; cmp QWORD [r15 + b], 0 ; cmovne rax, rcx ; mov QWORD [r15 + a], rax);
+            O::SignExtend8 => {
+                let ha = self.source(RCX, a);
+                asm!(; movsx rax, Rb(ha));
+                self.set(d, RAX);
             }
-            O::AddImm32 => imm32op!(; add eax, ecx),
-            O::MulImm32 => imm32op!(; imul eax, ecx),
-            O::NegAddImm32 => imm32op!(; neg eax ; add eax, ecx),
-            O::ShloLImm32 => imm32op!(; shl eax, cl),
-            O::ShloRImm32 => imm32op!(; shr eax, cl),
-            O::SharRImm32 => imm32op!(; sar eax, cl),
-            O::RotR32Imm => imm32op!(; ror eax, cl),
-            O::ShloLImmAlt32 => imm32op!(; xchg eax, ecx ; shl eax, cl),
-            O::ShloRImmAlt32 => imm32op!(; xchg eax, ecx ; shr eax, cl),
-            O::SharRImmAlt32 => imm32op!(; xchg eax, ecx ; sar eax, cl),
-            O::RotR32ImmAlt => imm32op!(; xchg eax, ecx ; ror eax, cl),
+            O::SignExtend16 => {
+                let ha = self.source(RCX, a);
+                asm!(; movsx rax, Rw(ha));
+                self.set(d, RAX);
+            }
+            O::ZeroExtend16 => {
+                let ha = self.source(RCX, a);
+                asm!(; movzx eax, Rw(ha));
+                self.set(d, RAX);
+            }
+            O::ReverseBytes => {
+                self.get(RAX, a);
+                asm!(; bswap rax);
+                self.set(d, RAX);
+            }
             O::LoadU8 | O::LoadI8 | O::LoadU16 | O::LoadI16 | O::LoadU32 | O::LoadI32 | O::LoadU64 => {
                 asm!(; mov eax, x as u32 as i32);
-                self.access(i, op.a, load_access(op.kind));
+                self.access(i, a, access(op.kind, y));
             }
             O::LoadIndU8
             | O::LoadIndI8
@@ -474,28 +627,151 @@ impl<'a> Translator<'a> {
             | O::LoadIndI16
             | O::LoadIndU32
             | O::LoadIndI32
-            | O::LoadIndU64 => {
-                asm!(; mov eax, DWORD [r15 + b] ; add eax, x as u32 as i32);
-                self.access(i, op.a, load_access(op.kind));
+            | O::LoadIndU64
+            | O::StoreIndU8
+            | O::StoreIndU16
+            | O::StoreIndU32
+            | O::StoreIndU64 => {
+                self.get(RAX, b);
+                asm!(; add eax, x as u32 as i32);
+                self.access(i, a, access(op.kind, y));
             }
             O::StoreU8 | O::StoreU16 | O::StoreU32 | O::StoreU64 => {
-                asm!(; mov r8, QWORD [r15 + a] ; mov eax, x as u32 as i32);
-                self.access(i, op.a, Access::Store(store_width(op.kind)));
-            }
-            O::StoreIndU8 | O::StoreIndU16 | O::StoreIndU32 | O::StoreIndU64 => {
-                asm!(; mov r8, QWORD [r15 + a] ; mov eax, DWORD [r15 + b] ; add eax, x as u32 as i32);
-                self.access(i, op.a, Access::Store(store_width(op.kind)));
+                asm!(; mov eax, x as u32 as i32);
+                self.access(i, a, access(op.kind, y));
             }
             O::StoreImmU8 | O::StoreImmU16 | O::StoreImmU32 | O::StoreImmU64 => {
-                asm!(; mov r8, QWORD y as i64 ; mov eax, x as u32 as i32);
-                self.access(i, op.a, Access::Store(store_width(op.kind)));
+                asm!(; mov eax, x as u32 as i32);
+                self.access(i, a, access(op.kind, y));
             }
             O::StoreImmIndU8 | O::StoreImmIndU16 | O::StoreImmIndU32 | O::StoreImmIndU64 => {
-                asm!(; mov r8, QWORD y as i64 ; mov eax, DWORD [r15 + a] ; add eax, x as u32 as i32);
-                self.access(i, op.a, Access::Store(store_width(op.kind)));
+                self.get(RAX, a);
+                asm!(; add eax, x as u32 as i32);
+                self.access(i, a, access(op.kind, y));
             }
             _ => self.helper(i),
         }
+    }
+
+    /// `dest` = the [`Alu`] operation on `operands`, on 64 bits or on 32 bits with the
+    /// result sign-extended.
+    fn alu(&mut self, alu: Alu, wide: bool, operands: Operands, dest: R) {
+        if matches!(alu, Alu::Add | Alu::Sub | Alu::And | Alu::Or | Alu::Xor)
+            && let Some(hd) = HOST[dest.index()]
+            && self.alu_in_place(alu, wide, operands, hd)
+        {
+            return;
+        }
+        match operands {
+            Operands::Regs(first, second) => {
+                self.get(RAX, first);
+                self.get(RCX, second);
+            }
+            Operands::RegImm(first, x) => {
+                self.get(RAX, first);
+                self.imm(RCX, x);
+            }
+            Operands::ImmReg(x, second) => {
+                self.get(RCX, second);
+                self.imm(RAX, x);
+            }
+        }
+        macro_rules! asm {
+            ($($t:tt)*) => { dynasm!(self.asm ; .arch x64 $($t)*) };
+        }
+        match (alu, wide) {
+            (Alu::Add, true) => asm!(; add rax, rcx),
+            (Alu::Add, false) => asm!(; add eax, ecx),
+            (Alu::Sub, true) => asm!(; sub rax, rcx),
+            (Alu::Sub, false) => asm!(; sub eax, ecx),
+            (Alu::Mul, true) => asm!(; imul rax, rcx),
+            (Alu::Mul, false) => asm!(; imul eax, ecx),
+            (Alu::NegAdd, true) => asm!(; neg rax ; add rax, rcx),
+            (Alu::NegAdd, false) => asm!(; neg eax ; add eax, ecx),
+            (Alu::Shl, true) => asm!(; shl rax, cl),
+            (Alu::Shl, false) => asm!(; shl eax, cl),
+            (Alu::Shr, true) => asm!(; shr rax, cl),
+            (Alu::Shr, false) => asm!(; shr eax, cl),
+            (Alu::Sar, true) => asm!(; sar rax, cl),
+            (Alu::Sar, false) => asm!(; sar eax, cl),
+            (Alu::Rol, true) => asm!(; rol rax, cl),
+            (Alu::Rol, false) => asm!(; rol eax, cl),
+            (Alu::Ror, true) => asm!(; ror rax, cl),
+            (Alu::Ror, false) => asm!(; ror eax, cl),
+            (Alu::And, _) => asm!(; and rax, rcx),
+            (Alu::Or, _) => asm!(; or rax, rcx),
+            (Alu::Xor, _) => asm!(; xor rax, rcx),
+            (Alu::AndInv, _) => asm!(; not rcx ; and rax, rcx),
+            (Alu::OrInv, _) => asm!(; not rcx ; or rax, rcx),
+            (Alu::Xnor, _) => asm!(; xor rax, rcx ; not rax),
+            (Alu::Max, _) => asm!(; cmp rax, rcx ; cmovl rax, rcx),
+            (Alu::MaxU, _) => asm!(; cmp rax, rcx ; cmovb rax, rcx),
+            (Alu::Min, _) => asm!(; cmp rax, rcx ; cmovg rax, rcx),
+            (Alu::MinU, _) => asm!(; cmp rax, rcx ; cmova rax, rcx),
+            (Alu::MulUpperUU, _) => asm!(; mul rcx ; mov rax, rdx),
+            (Alu::MulUpperSS, _) => asm!(; imul rcx ; mov rax, rdx),
+            (Alu::SetLtU, _) => asm!(; xor edx, edx ; cmp rax, rcx ; setb dl ; mov eax, edx),
+            (Alu::SetLtS, _) => asm!(; xor edx, edx ; cmp rax, rcx ; setl dl ; mov eax, edx),
+            (Alu::SetGtU, _) => asm!(; xor edx, edx ; cmp rax, rcx ; seta dl ; mov eax, edx),
+            (Alu::SetGtS, _) => asm!(; xor edx, edx ; cmp rax, rcx ; setg dl ; mov eax, edx),
+        }
+        if !wide {
+            asm!(; movsxd rax, eax);
+        }
+        self.set(dest, RAX);
+    }
+
+    /// A simple [`Alu`] operation (add, sub, and, or, xor) computed in the destination's
+    /// host register `hd` itself, when the operands allow; returns whether it did.
+    fn alu_in_place(&mut self, alu: Alu, wide: bool, operands: Operands, hd: u8) -> bool {
+        let (first, second) = match operands {
+            Operands::Regs(first, second) => (first, Ok(second)),
+            Operands::RegImm(first, x) => match imm32(x) {
+                Some(v) => (first, Err(v)),
+                None => return false,
+            },
+            Operands::ImmReg(..) => return false,
+        };
+        let second = match second {
+            Ok(r) => {
+                let hs = self.source(RCX, r);
+                if hs == hd && first != r {
+                    return false;
+                }
+                Ok(hs)
+            }
+            Err(v) => Err(v),
+        };
+        let hf = self.source(RAX, first);
+        macro_rules! asm {
+            ($($t:tt)*) => { dynasm!(self.asm ; .arch x64 $($t)*) };
+        }
+        match (second, alu, wide) {
+            (Err(v), Alu::Add, true) => asm!(; lea Rq(hd), [Rq(hf) + v]),
+            _ if hf != hd => asm!(; mov Rq(hd), Rq(hf)),
+            _ => {}
+        }
+        match (second, alu, wide) {
+            (Err(_), Alu::Add, true) => {}
+            (Err(v), Alu::Add, false) => asm!(; add Rd(hd), v),
+            (Err(v), Alu::Sub, true) => asm!(; sub Rq(hd), v),
+            (Err(v), Alu::Sub, false) => asm!(; sub Rd(hd), v),
+            (Err(v), Alu::And, _) => asm!(; and Rq(hd), v),
+            (Err(v), Alu::Or, _) => asm!(; or Rq(hd), v),
+            (Err(v), Alu::Xor, _) => asm!(; xor Rq(hd), v),
+            (Ok(hs), Alu::Add, true) => asm!(; add Rq(hd), Rq(hs)),
+            (Ok(hs), Alu::Add, false) => asm!(; add Rd(hd), Rd(hs)),
+            (Ok(hs), Alu::Sub, true) => asm!(; sub Rq(hd), Rq(hs)),
+            (Ok(hs), Alu::Sub, false) => asm!(; sub Rd(hd), Rd(hs)),
+            (Ok(hs), Alu::And, _) => asm!(; and Rq(hd), Rq(hs)),
+            (Ok(hs), Alu::Or, _) => asm!(; or Rq(hd), Rq(hs)),
+            (Ok(hs), Alu::Xor, _) => asm!(; xor Rq(hd), Rq(hs)),
+            _ => unreachable!("only add, sub, and, or, xor are computed in place"),
+        }
+        if !wide {
+            asm!(; movsxd Rq(hd), Rd(hd));
+        }
+        true
     }
 
     /// Jumps to op `target`'s code when the flags say `cond`.
@@ -518,28 +794,23 @@ impl<'a> Translator<'a> {
     /// A dynamic jump to the address in `eax` through the native jump table; the halt
     /// address and invalid targets go to the helper. `set` is the register write of
     /// `load_imm_jump_ind`, done once the jump is known to succeed.
-    fn dynamic_jump(&mut self, i: usize, set: Option<(i32, u64)>) {
+    fn dynamic_jump(&mut self, i: usize, set: Option<(R, u64)>) {
         let table_len = self.program.jump_table.len();
         match i32::try_from(2 * table_len) {
-            Ok(limit) if table_len > 0 => {
+            // (The halt address is above every table's limit.)
+            Ok(limit) if table_len > 0 && (limit as u32) < HALT_ADDRESS => {
                 dynasm!(self.asm
                     ; .arch x64
-                    ; cmp eax, HALT_ADDRESS as i32
-                    ; je >slow
-                    ; test eax, eax
-                    ; jz >slow
-                    ; test al, 1
-                    ; jnz >slow
                     ; cmp eax, limit
                     ; ja >slow
-                    ; shr eax, 1
                     ; mov rcx, QWORD [r15 + JUMP_TABLE]
-                    ; mov rcx, QWORD [rcx + rax * 8 - 8]
+                    ; mov rcx, QWORD [rcx + rax * 8]
                     ; test rcx, rcx
                     ; jz >slow
                 );
                 if let Some((a, x)) = set {
-                    dynasm!(self.asm ; .arch x64 ; mov rdx, QWORD x as i64 ; mov QWORD [r15 + a], rdx);
+                    self.imm(RAX, x);
+                    self.set(a, RAX);
                 }
                 dynasm!(self.asm ; .arch x64 ; jmp rcx ; slow:);
                 self.helper(i);
@@ -548,56 +819,61 @@ impl<'a> Translator<'a> {
         }
     }
 
-    /// A load or store at the address in `eax` (the value to store in `r8`): inline when
-    /// the page is mapped (writable for a store), allocated and the access stays in it
-    /// above 0x10000; else the helper runs the instruction.
-    fn access(&mut self, i: usize, a: crate::program::R, access: Access) {
-        use crate::memory::{MAPPED, RESERVED, SLOT_SHIFT, WRITABLE};
-        let width = match access {
-            Access::Load(w, _) | Access::Store(w) => w,
+    /// A load or store at the address in `eax` (the value from register `a` or the
+    /// immediate): inline when the access stays in one page and the memory's table of
+    /// read (or write) addresses has the page; else the helper runs the instruction.
+    fn access(&mut self, i: usize, a: R, access: Access) {
+        let (width, addresses) = match access {
+            Access::Load(w, _) => (w, READ_ADDRESSES),
+            Access::Store(w) | Access::StoreImm(w, _) => (w, WRITE_ADDRESSES),
         };
-        let last_offset = (4096 - width) as i32;
-        let flags = (match access {
-            Access::Load(..) => MAPPED,
-            Access::Store(_) => MAPPED | WRITABLE,
-        }) as i32;
+        if width > 1 {
+            dynasm!(self.asm
+                ; .arch x64
+                ; lea ecx, [rax + (width - 1) as i32]
+                ; xor ecx, eax
+                ; test ecx, !0xfff
+                ; jnz >slow
+            );
+        }
         dynasm!(self.asm
             ; .arch x64
-            ; cmp eax, RESERVED as i32
-            ; jb >slow
             ; mov ecx, eax
-            ; and ecx, 0xfff
-            ; cmp ecx, last_offset
-            ; ja >slow
-            ; mov edx, eax
-            ; shr edx, 12
-            ; mov rsi, QWORD [r15 + TABLE]
-            ; mov edx, DWORD [rsi + rdx * 4]
-            ; mov edi, edx
-            ; and edi, flags
-            ; cmp edi, flags
-            ; jne >slow
-            ; shr edx, SLOT_SHIFT as i8
+            ; shr ecx, 12
+            ; mov rdx, QWORD [r15 + addresses]
+            ; mov rdx, QWORD [rdx + rcx * 8]
+            ; test rdx, rdx
             ; jz >slow
-            ; mov rsi, QWORD [r15 + POOL]
-            ; mov rsi, QWORD [rsi + rdx * 8]
+            ; and eax, 0xfff
         );
-        let dest = reg(a);
         match access {
-            Access::Load(1, false) => dynasm!(self.asm ; .arch x64 ; movzx eax, BYTE [rsi + rcx]),
-            Access::Load(1, true) => dynasm!(self.asm ; .arch x64 ; movsx rax, BYTE [rsi + rcx]),
-            Access::Load(2, false) => dynasm!(self.asm ; .arch x64 ; movzx eax, WORD [rsi + rcx]),
-            Access::Load(2, true) => dynasm!(self.asm ; .arch x64 ; movsx rax, WORD [rsi + rcx]),
-            Access::Load(4, false) => dynasm!(self.asm ; .arch x64 ; mov eax, DWORD [rsi + rcx]),
-            Access::Load(4, true) => dynasm!(self.asm ; .arch x64 ; movsxd rax, DWORD [rsi + rcx]),
-            Access::Load(..) => dynasm!(self.asm ; .arch x64 ; mov rax, QWORD [rsi + rcx]),
-            Access::Store(1) => dynasm!(self.asm ; .arch x64 ; mov BYTE [rsi + rcx], r8b),
-            Access::Store(2) => dynasm!(self.asm ; .arch x64 ; mov WORD [rsi + rcx], r8w),
-            Access::Store(4) => dynasm!(self.asm ; .arch x64 ; mov DWORD [rsi + rcx], r8d),
-            Access::Store(_) => dynasm!(self.asm ; .arch x64 ; mov QWORD [rsi + rcx], r8),
-        }
-        if let Access::Load(..) = access {
-            dynasm!(self.asm ; .arch x64 ; mov QWORD [r15 + dest], rax);
+            Access::Load(w, signed) => {
+                match (w, signed) {
+                    (1, false) => dynasm!(self.asm ; .arch x64 ; movzx eax, BYTE [rdx + rax]),
+                    (1, true) => dynasm!(self.asm ; .arch x64 ; movsx rax, BYTE [rdx + rax]),
+                    (2, false) => dynasm!(self.asm ; .arch x64 ; movzx eax, WORD [rdx + rax]),
+                    (2, true) => dynasm!(self.asm ; .arch x64 ; movsx rax, WORD [rdx + rax]),
+                    (4, false) => dynasm!(self.asm ; .arch x64 ; mov eax, DWORD [rdx + rax]),
+                    (4, true) => dynasm!(self.asm ; .arch x64 ; movsxd rax, DWORD [rdx + rax]),
+                    _ => dynasm!(self.asm ; .arch x64 ; mov rax, QWORD [rdx + rax]),
+                }
+                self.set(a, RAX);
+            }
+            Access::Store(w) | Access::StoreImm(w, _) => {
+                let value = match access {
+                    Access::StoreImm(_, v) => {
+                        self.imm(RCX, v);
+                        RCX
+                    }
+                    _ => self.source(RCX, a),
+                };
+                match w {
+                    1 => dynasm!(self.asm ; .arch x64 ; mov BYTE [rdx + rax], Rb(value)),
+                    2 => dynasm!(self.asm ; .arch x64 ; mov WORD [rdx + rax], Rw(value)),
+                    4 => dynasm!(self.asm ; .arch x64 ; mov DWORD [rdx + rax], Rd(value)),
+                    _ => dynasm!(self.asm ; .arch x64 ; mov QWORD [rdx + rax], Rq(value)),
+                }
+            }
         }
         dynasm!(self.asm ; .arch x64 ; jmp >done ; slow:);
         self.helper(i);
@@ -605,25 +881,19 @@ impl<'a> Translator<'a> {
     }
 }
 
-fn load_access(kind: Opcode) -> Access {
-    use Opcode as O;
-    match kind {
-        O::LoadU8 | O::LoadIndU8 => Access::Load(1, false),
-        O::LoadI8 | O::LoadIndI8 => Access::Load(1, true),
-        O::LoadU16 | O::LoadIndU16 => Access::Load(2, false),
-        O::LoadI16 | O::LoadIndI16 => Access::Load(2, true),
-        O::LoadU32 | O::LoadIndU32 => Access::Load(4, false),
-        O::LoadI32 | O::LoadIndI32 => Access::Load(4, true),
-        _ => Access::Load(8, false),
-    }
-}
-
-fn store_width(kind: Opcode) -> u32 {
-    use Opcode as O;
-    match kind {
-        O::StoreU8 | O::StoreIndU8 | O::StoreImmU8 | O::StoreImmIndU8 => 1,
-        O::StoreU16 | O::StoreIndU16 | O::StoreImmU16 | O::StoreImmIndU16 => 2,
-        O::StoreU32 | O::StoreIndU32 | O::StoreImmU32 | O::StoreImmIndU32 => 4,
+/// The memory access of a load or store opcode (`imm` is the value of a `store_imm*`).
+fn access(kind: Opcode, imm: u64) -> Access {
+    let name = kind.mnemonic();
+    let suffix = name.rsplit('_').next().unwrap_or_default();
+    let width = match &suffix[1..] {
+        "8" => 1,
+        "16" => 2,
+        "32" => 4,
         _ => 8,
+    };
+    match kind {
+        _ if name.starts_with("store_imm") => Access::StoreImm(width, imm),
+        _ if name.starts_with("store") => Access::Store(width),
+        _ => Access::Load(width, suffix.starts_with('i')),
     }
 }
