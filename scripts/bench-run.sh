@@ -2,9 +2,13 @@
 # Runner speed: the long runs of ../shared/bench/README.md, compiled with wasm2pvm and
 # jam-pack, run on pvm-run and on the reference CLI (@fluffylabs/anan-as 1.2.0) on the
 # same .jam, pvm-run once per engine (--engine interp, --engine native). Prints a table:
-# PVM instructions executed, wall time and instructions per second of each, the speed
-# of the native engine over the interpreter and of the interpreter over the reference.
-# Every run must give the expected result and execute the same instructions.
+# PVM instructions executed, CPU time (user + system: the machine is shared, so wall
+# time measures the neighbours too) and instructions per second of each, the speed of
+# the native engine over the interpreter and of the interpreter over the reference.
+# Every run must give the expected result and execute the same instructions. Then the
+# start-up costs: the translation of compiler.jam (the anan-as interpreter, about 23,000
+# instructions), a tiny program per engine, and a short run of compiler.jam on `auto`
+# against the interpreter (mean CPU time of 20 runs each).
 #
 # usage: scripts/bench-run.sh [--no-reference] [PROGRAM...]
 #   PROGRAM filters the rows by file name, with or without extension (fib.wat, fib).
@@ -32,7 +36,20 @@ memcopy.wat d0070000 2d50eb32
 fib.wat 80f0fa02 c58a89b7"
 
 gas=100000000000
-now() { date +%s.%N; }
+TIMEFORMAT='%U %S'
+# cpu OUT CMD...: runs CMD with its output to OUT; prints its CPU seconds.
+cpu() {
+    local out=$1 times
+    shift
+    times=$({ time "$@" >"$out" 2>/dev/null; } 2>&1) || true
+    awk -v t="$times" 'BEGIN { split(t, f, " "); printf "%.3f", f[1] + f[2] }'
+}
+# mean_ms CMD...: mean CPU milliseconds of 20 runs of CMD.
+mean_ms() {
+    local total=0 i
+    for ((i = 0; i < 20; i++)); do total=$(awk -v a="$total" -v b="$(cpu /dev/null "$@")" 'BEGIN { print a + b }'); done
+    awk -v t="$total" 'BEGIN { printf "%.1f", t / 20 * 1000 }'
+}
 field() { sed -n "s/^$1: //p"; }
 
 printf '%-13s %14s %9s %9s %9s %9s %8s %9s %9s %8s\n' program instructions "interp s" "interp M/s" \
@@ -53,9 +70,8 @@ while read -r program args expected; do
     declare -A secs=()
     instructions=
     for engine in interp native; do
-        start=$(now)
-        report=$("$bin/pvm-run" "$jam" "$args" --gas "$gas" --engine "$engine")
-        end=$(now)
+        secs[$engine]=$(cpu "$out/report" "$bin/pvm-run" "$jam" "$args" --gas "$gas" --engine "$engine")
+        report=$(cat "$out/report")
         result=$(field Result <<<"$report" | tr -d '[]')
         used=$((gas - $(field "Gas remaining" <<<"$report")))
         if [[ $result != "0x$expected" || (-n $instructions && $used != "$instructions") ]]; then
@@ -63,7 +79,6 @@ while read -r program args expected; do
             exit 1
         fi
         instructions=$used
-        secs[$engine]=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
         total[$engine]=$(awk -v a="${total[$engine]}" -v b="${secs[$engine]}" 'BEGIN { print a + b }')
     done
     total_instructions=$((total_instructions + instructions))
@@ -71,16 +86,14 @@ while read -r program args expected; do
 
     theirs=- theirs_rate=- ratio=-
     if ((reference)); then
-        start=$(now)
-        report=$(node "$cli" run --spi --no-logs --gas "$gas" "$jam" "0x$args" 2>&1)
-        end=$(now)
+        theirs=$(cpu "$out/report" node "$cli" run --spi --no-logs --gas "$gas" "$jam" "0x$args")
+        report=$(cat "$out/report")
         result=$(field Result <<<"$report" | tr -d '[]')
         left=$(field "Gas remaining" <<<"$report")
         if [[ $result != "0x$expected" || $((gas - left)) != "$instructions" ]]; then
             echo "$program: the reference returned $result after $((gas - left)) instructions" >&2
             exit 1
         fi
-        theirs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
         theirs_rate=$(rate "$instructions" "$theirs")
         ratio=$(awk -v a="$theirs" -v b="${secs[interp]}" 'BEGIN { printf "%.0fx", a / b }')
     fi
@@ -92,3 +105,24 @@ printf '%-13s %14d %9s %9s %9s %9s %8s\n' total "$total_instructions" "${total[i
     "$(rate "$total_instructions" "${total[interp]}")" "${total[native]}" \
     "$(rate "$total_instructions" "${total[native]}")" \
     "$(awk -v a="${total[interp]}" -v b="${total[native]}" 'BEGIN { printf "%.1fx", a / b }')"
+
+if ((${#filters[@]} == 0)); then
+    compiler=$out/compiler.jam
+    "$bin/wasm2pvm" --imports "$root/scripts/anan-as-imports.txt" \
+        "$root/vendor/node_modules/@fluffylabs/anan-as/dist/build/compiler.wasm" | "$bin/jam-pack" -o "$compiler"
+    tiny=$out/add.jam
+    "$bin/wasm2pvm" "$bench/add.wat" | "$bin/jam-pack" -o "$tiny"
+    ops=$("$bin/jam-inspect" --asm "$compiler" | grep -c "^    ")
+    interp_start=$(mean_ms "$bin/pvm-run" "$compiler" --gas 1 --engine interp)
+    native_start=$(mean_ms "$bin/pvm-run" "$compiler" --gas 1 --engine native)
+    auto_short=$(mean_ms "$bin/pvm-run" "$compiler" --gas 100000 --engine auto)
+    interp_short=$(mean_ms "$bin/pvm-run" "$compiler" --gas 100000 --engine interp)
+    printf '\ncompiler.jam (%s instructions): translation %s ms (native %s ms - interp %s ms, a run of 1 gas)\n' \
+        "${ops:-?}" "$(awk -v a="$native_start" -v b="$interp_start" 'BEGIN { printf "%.1f", a - b }')" \
+        "$native_start" "$interp_start"
+    printf 'compiler.jam, a short run (100,000 gas): auto %s ms, interp %s ms\n' "$auto_short" "$interp_short"
+    printf 'start-up, add.wat: interp %s ms, native %s ms, auto %s ms\n' \
+        "$(mean_ms "$bin/pvm-run" "$tiny" 05000000 07000000 --engine interp)" \
+        "$(mean_ms "$bin/pvm-run" "$tiny" 05000000 07000000 --engine native)" \
+        "$(mean_ms "$bin/pvm-run" "$tiny" 05000000 07000000 --engine auto)"
+fi

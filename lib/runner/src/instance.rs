@@ -43,7 +43,7 @@ pub const NATIVE_SUPPORTED: bool = cfg!(all(target_arch = "x86_64", target_os = 
 
 /// `Auto` interprets this much gas per op of the program (plus [`AUTO_BASE_GAS`]) before it
 /// translates: a run that short is over before the translation would pay for itself.
-const AUTO_GAS_PER_OP: i64 = 256;
+const AUTO_GAS_PER_OP: i64 = 128;
 /// Gas `Auto` interprets in any program before it translates.
 const AUTO_BASE_GAS: i64 = 100_000;
 

@@ -8,11 +8,16 @@
 //! * It is entered only through the trampoline at `enter`, with a pointer to a live
 //!   [`Ctx`] and the address of a block start of the same buffer; it returns through the
 //!   trampoline's epilogue, restoring every callee-saved register and the stack.
-//! * It reads and writes only the [`Ctx`] (registers, gas, position) and guest memory
-//!   through the page table and pool pointers of the `Ctx`: an access goes to a page only
-//!   when the page's table entry says it is mapped (and writable, for a store), it has a
-//!   pool slot, the address is at least 0x10000 and the access does not cross the page
-//!   end. Every other access goes through [`helper`], i.e. the interpreter.
+//! * It reads and writes only the [`Ctx`] (registers, gas, position), its own stack frame,
+//!   and guest memory through the read and write address tables of the `Ctx`
+//!   (`Memory::page_addresses`): an access goes to `table[address >> 12] + (address &
+//!   0xfff)` only when that entry is nonzero and the access does not cross the page end;
+//!   `Memory` keeps every nonzero entry pointing at 4 KiB it owns (or, for reads, at its
+//!   static zero page) for as long as it lives, and the tables do not move. Every other
+//!   access goes through [`helper`], i.e. the interpreter.
+//! * Guest registers held in host registers are stored into the `Ctx` before every call of
+//!   [`helper`] and at every exit, and reloaded after each call, so that the interpreter
+//!   and the host only ever see the `Ctx`.
 //! * It jumps only to labels of its own buffer: static targets resolved at translation,
 //!   dynamic ones through the native jump table of the `Ctx`, whose entries are block
 //!   starts of this buffer or 0 (then the helper handles the jump).

@@ -9,10 +9,12 @@
 //!   bit counts, jumps to invalid targets, memory accesses off the fast path) go to the
 //!   interpreter one at a time through a helper, within the block; an instruction that
 //!   stops the machine refunds the rest of the block, as the interpreter does.
-//! * Loads and stores check the page table inline (mapped, writable, allocated, above
-//!   0x10000, within one page); anything else is the helper's.
+//! * Ten guest registers and the gas live in host registers; they go back to the `Ctx`
+//!   around helper calls and at exits.
+//! * Loads and stores look the page up in the memory's table of read or write addresses
+//!   inline (and check that the access stays in the page); anything else is the helper's.
 //! * Static branches jump straight to their target's code; dynamic jumps go through a
-//!   table of native addresses built from the program's jump table.
+//!   table of native addresses indexed by the jump address.
 //! * After a host call the machine resumes mid-block: the interpreter runs up to the next
 //!   block start, where the native code takes over again.
 //!
@@ -266,13 +268,21 @@ struct Translator<'a> {
     asm: dynasmrt::x64::Assembler,
     /// A label per op (used at block starts).
     labels: Vec<DynamicLabel>,
+    /// The common exit: registers back to the `Ctx`, return to the caller.
+    exit: DynamicLabel,
+    /// The helper thunk.
+    helper: DynamicLabel,
 }
 
+// dynasm's dynamic registers (`Rq(n)`) expand to `n.into()`, a conversion of a `u8` to itself.
+#[allow(clippy::useless_conversion)]
 impl<'a> Translator<'a> {
     fn new(program: &'a Program) -> std::io::Result<Self> {
-        let mut asm = dynasmrt::x64::Assembler::new()?;
+        // About 48 bytes of code per op: one buffer, no regrowth.
+        let mut asm = dynasmrt::x64::Assembler::new_with_capacity(64 * 1024 + 48 * program.ops.len())?;
         let labels = (0..program.ops.len()).map(|_| asm.new_dynamic_label()).collect();
-        Ok(Translator { program, asm, labels })
+        let (exit, helper) = (asm.new_dynamic_label(), asm.new_dynamic_label());
+        Ok(Translator { program, asm, labels, exit, helper })
     }
 
     fn translate(mut self) -> std::io::Result<Native> {
@@ -293,7 +303,7 @@ impl<'a> Translator<'a> {
         dynasm!(self.asm
             ; .arch x64
             ; jmp rax
-            ; ->exit:
+            ; =>self.exit
         );
         self.spill_registers();
         dynasm!(self.asm
@@ -308,7 +318,7 @@ impl<'a> Translator<'a> {
             ; ret
             // The helper thunk: op index in `eax`; the registers go to the `Ctx` for the
             // interpreter and come back from it; the helper's answer in `eax`.
-            ; ->helper:
+            ; =>self.helper
         );
         self.spill_registers();
         dynasm!(self.asm
@@ -405,28 +415,29 @@ impl<'a> Translator<'a> {
 
     /// A block's start: its label and the gas check.
     fn block_start(&mut self, i: usize, gas: u32) {
-        let label = self.labels[i];
+        let (label, ok, exit) = (self.labels[i], self.asm.new_dynamic_label(), self.exit);
         dynasm!(self.asm
             ; .arch x64
             ; =>label
             ; sub Rq(GAS_REG), gas as i32
-            ; jns >ok
+            ; jns =>ok
             ; add Rq(GAS_REG), gas as i32
             ; mov DWORD [r15 + OP], i as i32
             ; mov eax, EXIT_INTERPRET as i32
-            ; jmp ->exit
-            ; ok:
+            ; jmp =>exit
+            ; =>ok
         );
     }
 
     /// Hands op `i` to the interpreter; exits when it does not go on to the next op.
     fn helper(&mut self, i: usize) {
+        let (helper, exit) = (self.helper, self.exit);
         dynasm!(self.asm
             ; .arch x64
             ; mov eax, i as i32
-            ; call ->helper
+            ; call =>helper
             ; test eax, eax
-            ; jnz ->exit
+            ; jnz =>exit
         );
     }
 
@@ -799,20 +810,21 @@ impl<'a> Translator<'a> {
         match i32::try_from(2 * table_len) {
             // (The halt address is above every table's limit.)
             Ok(limit) if table_len > 0 && (limit as u32) < HALT_ADDRESS => {
+                let slow = self.asm.new_dynamic_label();
                 dynasm!(self.asm
                     ; .arch x64
                     ; cmp eax, limit
-                    ; ja >slow
+                    ; ja =>slow
                     ; mov rcx, QWORD [r15 + JUMP_TABLE]
                     ; mov rcx, QWORD [rcx + rax * 8]
                     ; test rcx, rcx
-                    ; jz >slow
+                    ; jz =>slow
                 );
                 if let Some((a, x)) = set {
                     self.imm(RAX, x);
                     self.set(a, RAX);
                 }
-                dynasm!(self.asm ; .arch x64 ; jmp rcx ; slow:);
+                dynasm!(self.asm ; .arch x64 ; jmp rcx ; =>slow);
                 self.helper(i);
             }
             _ => self.helper(i),
@@ -827,13 +839,14 @@ impl<'a> Translator<'a> {
             Access::Load(w, _) => (w, READ_ADDRESSES),
             Access::Store(w) | Access::StoreImm(w, _) => (w, WRITE_ADDRESSES),
         };
+        let (slow, done) = (self.asm.new_dynamic_label(), self.asm.new_dynamic_label());
         if width > 1 {
             dynasm!(self.asm
                 ; .arch x64
                 ; lea ecx, [rax + (width - 1) as i32]
                 ; xor ecx, eax
                 ; test ecx, !0xfff
-                ; jnz >slow
+                ; jnz =>slow
             );
         }
         dynasm!(self.asm
@@ -843,7 +856,7 @@ impl<'a> Translator<'a> {
             ; mov rdx, QWORD [r15 + addresses]
             ; mov rdx, QWORD [rdx + rcx * 8]
             ; test rdx, rdx
-            ; jz >slow
+            ; jz =>slow
             ; and eax, 0xfff
         );
         match access {
@@ -875,9 +888,9 @@ impl<'a> Translator<'a> {
                 }
             }
         }
-        dynasm!(self.asm ; .arch x64 ; jmp >done ; slow:);
+        dynasm!(self.asm ; .arch x64 ; jmp =>done ; =>slow);
         self.helper(i);
-        dynasm!(self.asm ; .arch x64 ; done:);
+        dynasm!(self.asm ; .arch x64 ; =>done);
     }
 }
 
