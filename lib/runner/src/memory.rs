@@ -317,6 +317,8 @@ impl Clone for Memory {
             write_addresses: vec![0; PAGES],
             heap_break: self.heap_break,
             heap_limit: self.heap_limit,
+            heap_start: self.heap_start,
+            semantics: self.semantics,
         };
         for page in 0..PAGES {
             if copy.table[page] != 0 {
