@@ -2,10 +2,9 @@
 //! system commits only the parts touched) pointing into a pool of 4 KiB pages that are
 //! allocated on first access. Memory held is proportional to the pages touched.
 //!
-//! For the native engine the memory also keeps, per page, the address of the bytes an
-//! access may read (the page's, or a shared page of zeros while it has none) and the
-//! address of the bytes it may write (0 unless the page is writable and allocated), so
-//! that generated code reaches a page with one table lookup.
+//! For the native engine the memory also keeps, per page, the address of the bytes a
+//! load may read and of the bytes a store may write (0 unless the page is allocated and
+//! readable, or writable), so that generated code reaches a page with one table lookup.
 //!
 //! Access rules (pvm-spec §1.2): the first offending byte of an access decides its
 //! outcome — below 0x10000 a PANIC, else a FAULT at its page; a write to a read-only page
@@ -37,16 +36,12 @@ pub enum AccessError {
     Fault(u32),
 }
 
-/// The bytes of a mapped page that was never written.
-static ZERO_PAGE: [u8; PAGE] = [0; PAGE];
-
 /// Paged memory.
 #[derive(Debug)]
 pub struct Memory {
     table: Vec<u32>,
     pool: Vec<Box<[u8; PAGE]>>,
-    /// Per page: the address of its readable bytes (its pool page, or [`ZERO_PAGE`] while
-    /// it has none), 0 when it is not mapped.
+    /// Per page: the address of its pool page when it is mapped and has one, else 0.
     read_addresses: Vec<usize>,
     /// Per page: the address of its pool page when it is writable and has one, else 0.
     write_addresses: Vec<usize>,
@@ -88,14 +83,17 @@ impl Memory {
     }
 
     /// Sets the native engine's addresses of page `page` from its entry (none below
-    /// 0x10000, where every access panics).
+    /// 0x10000, where every access panics, nor for a page not yet allocated, so that
+    /// mapping pages touches neither table).
     fn update_addresses(&mut self, page: usize) {
         let entry = if page < (RESERVED as usize) / PAGE { 0 } else { self.table[page] };
         let slot = (entry >> SLOT_SHIFT) as usize;
-        let bytes = if slot == 0 { ZERO_PAGE.as_ptr() as usize } else { self.pool[slot].as_ptr() as usize };
+        if slot == 0 {
+            return;
+        }
+        let bytes = self.pool[slot].as_ptr() as usize;
         self.read_addresses[page] = if entry & MAPPED != 0 { bytes } else { 0 };
-        self.write_addresses[page] =
-            if entry & (MAPPED | WRITABLE) == MAPPED | WRITABLE && slot != 0 { bytes } else { 0 };
+        self.write_addresses[page] = if entry & (MAPPED | WRITABLE) == MAPPED | WRITABLE { bytes } else { 0 };
     }
 
     /// Maps `[start, end)` (page-aligned) with the given access, zero-filled.
@@ -358,8 +356,7 @@ mod tests {
         m.map(0x30000, 0x31000, false);
         let read = |m: &Memory, page: usize| m.read_addresses[page];
         let write = |m: &Memory, page: usize| m.write_addresses[page];
-        let zero = ZERO_PAGE.as_ptr() as usize;
-        assert_eq!((read(&m, 0x20), write(&m, 0x20), read(&m, 0x30), write(&m, 0x30)), (zero, 0, zero, 0));
+        assert_eq!((read(&m, 0x20), write(&m, 0x20), read(&m, 0x30), write(&m, 0x30)), (0, 0, 0, 0));
         assert_eq!((read(&m, 0x21), write(&m, 0x21)), (0, 0));
         m.write::<1>(0x20005, [7]).unwrap();
         m.write_initial(0x30000, &[9]);

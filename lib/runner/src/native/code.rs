@@ -12,8 +12,8 @@
 //!   and guest memory through the read and write address tables of the `Ctx`
 //!   (`Memory::page_addresses`): an access goes to `table[address >> 12] + (address &
 //!   0xfff)` only when that entry is nonzero and the access does not cross the page end;
-//!   `Memory` keeps every nonzero entry pointing at 4 KiB it owns (or, for reads, at its
-//!   static zero page) for as long as it lives, and the tables do not move. Every other
+//!   `Memory` keeps every nonzero entry pointing at 4 KiB it owns for as long as it
+//!   lives, and the tables do not move. Every other
 //!   access goes through [`helper`], i.e. the interpreter.
 //! * Guest registers held in host registers are stored into the `Ctx` before every call of
 //!   [`helper`] and at every exit, and reloaded after each call, so that the interpreter
