@@ -10,22 +10,34 @@
 # instructions), a tiny program per engine, and a short run of compiler.jam on `auto`
 # against the interpreter (mean CPU time of 20 runs each).
 #
-# usage: scripts/bench-run.sh [--no-reference] [PROGRAM...]
+# With --polkavm it builds bench/polkavm (PolkaVM 0.37 through the adapter of
+# ../shared/docs/polkavm.md; its own workspace, so the toolchain's build never compiles
+# PolkaVM) and adds PolkaVM's interpreter and recompiler: the seconds inside its `run`
+# (wall time: the recompiler's guest runs in a sandbox process whose CPU time the
+# shell does not see), which must give the same result and gas used.
+#
+# usage: scripts/bench-run.sh [--no-reference] [--polkavm] [PROGRAM...]
 #   PROGRAM filters the rows by file name, with or without extension (fib.wat, fib).
 set -euo pipefail
 
 source "$(dirname "$0")/bench-common.sh"
 reference=1
+polkavm=0
 filters=()
 for arg in "$@"; do
     case $arg in
         --no-reference) reference=0 ;;
+        --polkavm) polkavm=1 ;;
         -h | --help) sed -n '2,9p' "$0"; exit 0 ;;
         *) filters+=("$arg") ;;
     esac
 done
 
 bench_build bench-run
+if ((polkavm)); then
+    (cd "$root/bench/polkavm" && cargo build --release --quiet)
+    polkavm_bench=$root/bench/polkavm/target/release/polkavm-bench
+fi
 
 # program, args, expected result
 runs="fib_rec.wat 20000000 053d2100
@@ -55,7 +67,8 @@ field() { sed -n "s/^$1: //p"; }
 printf '%-13s %14s %9s %9s %9s %9s %8s %9s %9s %8s\n' program instructions "interp s" "interp M/s" \
     "native s" "native M/s" "native/i" "ref s" "ref M/s" "interp/r"
 total_instructions=0
-declare -A total=([interp]=0 [native]=0)
+declare -A total=([interp]=0 [native]=0 [interpreter]=0 [compiler]=0)
+polkavm_rows=""
 for filter in "${filters[@]}"; do
     grep -qE "^${filter%.wat}\.wat " <<<"$runs" || { echo "bench-run: no long run of $filter" >&2; exit 2; }
 done
@@ -82,6 +95,21 @@ while read -r program args expected; do
         total[$engine]=$(awk -v a="${total[$engine]}" -v b="${secs[$engine]}" 'BEGIN { print a + b }')
     done
     total_instructions=$((total_instructions + instructions))
+    if ((polkavm)); then
+        row=$(printf '%-13s' "$program")
+        for backend in interpreter compiler; do
+            report=$("$polkavm_bench" "$backend" "$jam" "$args" "$gas")
+            result=$(field Result <<<"$report" | tr -d '[]')
+            if [[ $result != "0x$expected" || $(field "Gas used" <<<"$report") != "$instructions" ]]; then
+                echo "$program: PolkaVM's $backend returned $result after $(field "Gas used" <<<"$report") gas" >&2
+                exit 1
+            fi
+            seconds=$(field Seconds <<<"$report")
+            total[$backend]=$(awk -v a="${total[$backend]}" -v b="$seconds" 'BEGIN { print a + b }')
+            row+=$(printf ' %9s %9s' "$seconds" "$(rate "$instructions" "$seconds")")
+        done
+        polkavm_rows+="$row $(awk -v a="$seconds" -v b="${secs[native]}" 'BEGIN { printf "%8.2fx", a / b }')"$'\n'
+    fi
     speedup=$(awk -v a="${secs[interp]}" -v b="${secs[native]}" 'BEGIN { printf "%.1fx", a / b }')
 
     theirs=- theirs_rate=- ratio=-
@@ -105,6 +133,15 @@ printf '%-13s %14d %9s %9s %9s %9s %8s\n' total "$total_instructions" "${total[i
     "$(rate "$total_instructions" "${total[interp]}")" "${total[native]}" \
     "$(rate "$total_instructions" "${total[native]}")" \
     "$(awk -v a="${total[interp]}" -v b="${total[native]}" 'BEGIN { printf "%.1fx", a / b }')"
+
+if ((polkavm)); then
+    printf '\n%-13s %9s %9s %9s %9s %9s\n' program "pvi s" "pvi M/s" "pvc s" "pvc M/s" "pvc/native"
+    printf '%s' "$polkavm_rows"
+    printf '%-13s %9s %9s %9s %9s %8sx\n' total "${total[interpreter]}" \
+        "$(rate "$total_instructions" "${total[interpreter]}")" "${total[compiler]}" \
+        "$(rate "$total_instructions" "${total[compiler]}")" \
+        "$(awk -v a="${total[compiler]}" -v b="${total[native]}" 'BEGIN { printf "%.2f", a / b }')"
+fi
 
 if ((${#filters[@]} == 0)); then
     compiler=$out/compiler.jam
