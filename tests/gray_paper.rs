@@ -121,29 +121,38 @@ fn the_result_is_memory_r7_to_r8_or_r8_bytes_at_r7() {
     assert_eq!(run(&big_end, Semantics::Reference).result, b"");
 }
 
+/// Programs with the three non-canonical encodings of pvm-spec §10 rows 5–7: a skip of 25,
+/// a three-register destination byte 0x17, a length field 9.
+fn non_canonical_programs() -> [Vec<u8>; 3] {
+    [
+        // `fallthrough`, then 25 bytes that start no instruction, then a halt at 26.
+        assemble(&format!("fallthrough\n.bytes {}\njump_ind r0, 0\n", "00".repeat(25))),
+        // add_64 with destination byte 0x17, r1 = 5, r2 = 6.
+        assemble("load_imm r1, 5\nload_imm r2, 6\n.insn c8 21 17\njump_ind r0, 0\n"),
+        // store_imm_u8 with length field 9.
+        assemble(".insn 1e 09 80 00 00 02\njump_ind r0, 0\n"),
+    ]
+}
+
 #[test]
-fn non_canonical_encodings_decode_as_the_gray_paper_in_both() {
-    // Skip cap: `fallthrough` then 25 bytes that start no instruction, then `trap`.
-    // The Gray Paper caps the skip at 24, so the next instruction is at 25, where none
-    // starts: a trap there (the reference's cap of 25 would reach the halt at 26).
-    let gap = format!("fallthrough\n.bytes {}\njump_ind r0, 0\n", "00".repeat(25));
-    let jam = assemble(&gap);
-    let reference = run(&jam, Semantics::Reference);
-    assert_eq!((reference.status, reference.pc, reference.gas), (Status::Panic, 25, GAS - 2));
-    assert_eq!(run(&jam, Semantics::GrayPaper), Outcome { pc: 0, ..reference });
-    // Three-register destination byte 0x17: register min(12, 0x17) = r12 (the reference
-    // reads its low nibble, r7). add_64 r?, r1, r2 with r1 = 5, r2 = 6.
-    let jam = assemble("load_imm r1, 5\nload_imm r2, 6\n.insn c8 21 17\njump_ind r0, 0\n");
-    for semantics in [Semantics::Reference, Semantics::GrayPaper] {
-        let outcome = run(&jam, semantics);
-        assert_eq!((outcome.status, outcome.regs[12], outcome.regs[7]), (Status::Halt, 11, 0xfeff_0000));
-    }
-    // store_imm_u8 with length field 9: 9 mod 8 = 1 address byte (0x80, sign-extended:
-    // 0xffffff80, a fault at 0xfffff000); the reference's min(4, 9) would read 4 bytes.
-    let jam = assemble(".insn 1e 09 80 00 00 02\njump_ind r0, 0\n");
-    for semantics in [Semantics::Reference, Semantics::GrayPaper] {
-        assert_eq!(run(&jam, semantics).status, Status::Fault(0xffff_f000));
-    }
+fn non_canonical_encodings_decode_by_the_reference_or_the_gray_paper() {
+    let [skip, destination, length] = non_canonical_programs();
+    // The reference caps the skip at 25 and reaches the halt at 26; the Gray Paper caps it
+    // at 24, so the next instruction is at 25, where none starts: a trap.
+    let reference = run(&skip, Semantics::Reference);
+    assert_eq!((reference.status, reference.pc, reference.gas), (Status::Halt, 26, GAS - 2));
+    let gp = run(&skip, Semantics::GrayPaper);
+    assert_eq!((gp.status, gp.pc, gp.gas), (Status::Panic, 0, GAS - 2));
+    // The reference reads the destination byte's low nibble, r7; the paper takes
+    // min(12, 0x17) = r12.
+    let reference = run(&destination, Semantics::Reference);
+    assert_eq!((reference.status, reference.regs[7], reference.regs[12]), (Status::Halt, 11, 0));
+    let gp = run(&destination, Semantics::GrayPaper);
+    assert_eq!((gp.status, gp.regs[7], gp.regs[12]), (Status::Halt, 0xfeff_0000, 11));
+    // The reference reads min(4, 9) = 4 address bytes, 0x02000080; the paper 9 mod 8 = 1
+    // byte, 0x80 sign-extended to 0xffffff80.
+    assert_eq!(run(&length, Semantics::Reference).status, Status::Fault(0x0200_0000));
+    assert_eq!(run(&length, Semantics::GrayPaper).status, Status::Fault(0xffff_f000));
 }
 
 /// A `.jam` around a blob built from code, instruction starts and a jump table.
@@ -339,12 +348,44 @@ fn the_default_is_the_reference_on_each_difference() {
         assemble("store_imm_u8 0x50000, 1\n"),
         jam_of_blob(&trailing),
         jam_of_blob(&padding),
-    ];
+    ]
+    .into_iter()
+    .chain(non_canonical_programs())
+    .collect::<Vec<_>>();
     let mut jobs: Vec<support::Job> =
         programs.iter().map(|p| support::Job { program: p.clone(), args: vec![], gas: GAS }).collect();
     jobs.push(support::Job { program: assemble("load_imm r7, 1\nload_imm r7, 2\n"), args: vec![], gas: 1 });
     let reference = support::run_reference(&jobs);
     for (job, expected) in jobs.iter().zip(&reference) {
         assert_eq!(&support::run_ours(job), expected);
+    }
+}
+
+#[test]
+fn a_program_compiled_with_gp_returns_its_result_as_the_paper_reads_it() {
+    // Both result conventions of `main`: a packed i64 and the result globals.
+    let packed = br#"(module (memory 1) (data (i32.const 16) "hello")
+        (func (export "main") (param i32 i32) (result i64) (i64.const 0x0000000500000010)))"#;
+    let globals = br#"(module (memory 1) (data (i32.const 16) "hello")
+        (global (export "result_ptr") (mut i32) (i32.const 0))
+        (global (export "result_len") (mut i32) (i32.const 0))
+        (func (export "main") (param i32 i32) (global.set 0 (i32.const 16)) (global.set 1 (i32.const 5))))"#;
+    for source in [&packed[..], &globals[..]] {
+        let compile = |gray_paper_result| {
+            let options = pvm_compiler::Options { gray_paper_result, ..Default::default() };
+            support::compile_jam(source, &options).unwrap().0
+        };
+        let (reference, gray_paper) = (compile(false), compile(true));
+        // Each convention read by the semantics it was compiled for.
+        assert_eq!(run(&reference, Semantics::Reference).result, b"hello");
+        assert_eq!(run(&gray_paper, Semantics::GrayPaper).result, b"hello");
+        // r7's low 32 bits are the start in both (the reference reads only those, the
+        // paper all 64); r8 is the end or the length.
+        let (r, g) = (run(&reference, Semantics::Reference), run(&gray_paper, Semantics::GrayPaper));
+        let start = r.regs[7] & 0xffff_ffff;
+        assert_eq!((g.regs[7], g.regs[8]), (start, 5));
+        assert_eq!(r.regs[8], start + 5);
+        // A program compiled for the reference reads as nothing under the paper.
+        assert_eq!(run(&reference, Semantics::GrayPaper).result, b"");
     }
 }

@@ -46,6 +46,10 @@ struct Cli {
     /// `refine` and `accumulate`, else `is_authorized`).
     #[arg(long = "entry", value_name = "NAME[,NAME…]", value_delimiter = ',')]
     entries: Vec<String>,
+    /// Return the result as the Gray Paper (and a JAM node) reads it, r8 = its length,
+    /// instead of as the reference implementation does, r8 = its end address.
+    #[arg(long)]
+    gp: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -104,6 +108,7 @@ fn run(cli: &Cli) -> Result<(), String> {
         strict_imports: cli.strict_imports,
         stack_size: cli.stack_size,
         entries: cli.entries.clone(),
+        gray_paper_result: cli.gp,
         ..Options::default()
     };
     for name in &cli.no_opt {

@@ -104,6 +104,7 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled> {
             .enumerate()
             .map(|(index, f)| (wasm::env::function_name(index as u32), f.name.clone()))
             .collect(),
+        gray_paper_result: options.gray_paper_result,
     };
     let (program, layout) = backend::compile(ir.module(), &facts, options.optimizations)?;
     let global_addresses = (0..module.globals.len() as u32)

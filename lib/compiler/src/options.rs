@@ -182,6 +182,9 @@ pub struct Options {
     /// The exported functions entered at pc 0, 5, 10, … (`--entry`); empty for the
     /// conventions of [`crate::wasm::entries`].
     pub entries: Vec<String>,
+    /// Return the result as the Gray Paper reads it, `r8` = its length, instead of as the
+    /// reference implementation does, `r8` = its end address (`--gp`).
+    pub gray_paper_result: bool,
 }
 
 /// What a compiled program runs.
@@ -212,6 +215,7 @@ impl Default for Options {
             stack_size: 64 * 1024,
             entry: EntryKind::Main,
             entries: Vec::new(),
+            gray_paper_result: false,
         }
     }
 }

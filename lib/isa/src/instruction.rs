@@ -3,7 +3,11 @@
 //!
 //! Immediates are held as the 64-bit value the machine sees (already sign-extended);
 //! branch targets as absolute code offsets (`pc + offset`, wrapping at 2^32).
+//!
+//! Encodings the assembler never produces decode by the Gray Paper's rules, or under
+//! [`Decoding::Reference`] by those of the reference implementation (pvm-spec §10).
 
+use crate::blob::MAX_SKIP;
 use crate::codec::{imm_len, sign_extend};
 use crate::format::{Format, Reg};
 use crate::opcode::Opcode;
@@ -133,6 +137,47 @@ fn code_target(code: &[u8], pc: u32, start: usize, len: usize) -> u32 {
     pc.wrapping_add(code_imm(code, start, len) as u32)
 }
 
+/// Whose rules decode the encodings the assembler never produces (pvm-spec §10, rows 5–7):
+/// a skip longer than 24 bytes, a three-register destination byte of 16 or more, a length
+/// field of 8 or more. Canonical encodings decode alike under both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Decoding {
+    /// The Gray Paper's: skip capped at 24, destination `min(12, byte)`, length
+    /// `min(4, field mod 8)`.
+    #[default]
+    GrayPaper,
+    /// The reference implementation's (anan-as): skip capped at 25, destination
+    /// `min(12, byte & 15)`, length `min(4, field)` of a 4-bit field.
+    Reference,
+}
+
+impl Decoding {
+    /// The largest skip ℓ: the bytes after an opcode that belong to its instruction.
+    pub const fn skip_cap(self) -> usize {
+        match self {
+            Decoding::GrayPaper => MAX_SKIP,
+            Decoding::Reference => MAX_SKIP + 1,
+        }
+    }
+
+    /// The width of a variable field whose length is given by `field` (a byte whose low
+    /// bits, or a nibble, hold it).
+    fn length(self, field: u8) -> usize {
+        4.min(usize::from(match self {
+            Decoding::GrayPaper => field % 8,
+            Decoding::Reference => field & 15,
+        }))
+    }
+
+    /// The destination register of a three-register instruction from its byte.
+    const fn destination(self, byte: u8) -> Reg {
+        match self {
+            Decoding::GrayPaper => Reg::clamped(byte),
+            Decoding::Reference => Reg::clamped(byte & 15),
+        }
+    }
+}
+
 impl Instruction {
     /// An instruction from its parts.
     pub const fn new(opcode: Opcode, args: Args) -> Self {
@@ -141,8 +186,13 @@ impl Instruction {
 
     /// Decodes the instruction whose opcode byte is at `pc`, with `skip` = ℓ (the number of
     /// bytes before the next instruction start). Returns `None` when the byte is not an
-    /// assigned opcode (the machine treats it as `trap`).
+    /// assigned opcode (the machine treats it as `trap`). Decodes by the Gray Paper's rules.
     pub fn decode(code: &[u8], pc: u32, skip: usize) -> Option<Instruction> {
+        Self::decode_as(code, pc, skip, Decoding::GrayPaper)
+    }
+
+    /// [`Instruction::decode`] by the rules of `decoding`.
+    pub fn decode_as(code: &[u8], pc: u32, skip: usize, decoding: Decoding) -> Option<Instruction> {
         let at = pc as usize;
         let opcode = Opcode::from_u8(code_byte(code, at))?;
         let b1 = code_byte(code, at + 1);
@@ -154,14 +204,14 @@ impl Instruction {
             Format::Imm => Args::Imm(code_imm(code, at + 1, one_field(0))),
             Format::RegImm64 => Args::RegImm64(low, code_le(code, at + 2, 8)),
             Format::ImmImm => {
-                let lx = 4.min(usize::from(b1 % 8));
+                let lx = decoding.length(b1);
                 let ly = one_field(lx + 1);
                 Args::ImmImm(code_imm(code, at + 2, lx), code_imm(code, at + 2 + lx, ly))
             }
             Format::Offset => Args::Offset(code_target(code, pc, at + 1, one_field(0))),
             Format::RegImm => Args::RegImm(low, code_imm(code, at + 2, one_field(1))),
             Format::RegImmImm | Format::RegImmOffset => {
-                let lx = 4.min(usize::from((b1 >> 4) % 8));
+                let lx = decoding.length(b1 >> 4);
                 let ly = one_field(lx + 1);
                 let x = code_imm(code, at + 2, lx);
                 if opcode.format() == Format::RegImmImm {
@@ -174,11 +224,11 @@ impl Instruction {
             Format::RegRegImm => Args::RegRegImm(low, high, code_imm(code, at + 2, one_field(1))),
             Format::RegRegOffset => Args::RegRegOffset(low, high, code_target(code, pc, at + 2, one_field(1))),
             Format::RegRegImmImm => {
-                let lx = 4.min(usize::from(code_byte(code, at + 2) % 8));
+                let lx = decoding.length(code_byte(code, at + 2));
                 let ly = one_field(lx + 2);
                 Args::RegRegImmImm(low, high, code_imm(code, at + 3, lx), code_imm(code, at + 3 + lx, ly))
             }
-            Format::RegRegReg => Args::RegRegReg(Reg::clamped(code_byte(code, at + 2)), low, high),
+            Format::RegRegReg => Args::RegRegReg(decoding.destination(code_byte(code, at + 2)), low, high),
         };
         Some(Instruction { opcode, args })
     }
@@ -198,9 +248,9 @@ impl Instruction {
             Format::NoArgs | Format::RegImm64 | Format::RegReg | Format::RegRegReg => Widths::default(),
             Format::Imm | Format::Offset => Widths { first: one(0), second: None },
             Format::RegImm | Format::RegRegImm | Format::RegRegOffset => Widths { first: one(1), second: None },
-            Format::ImmImm => two(4.min(usize::from(b1 % 8)), 1),
-            Format::RegImmImm | Format::RegImmOffset => two(4.min(usize::from((b1 >> 4) % 8)), 1),
-            Format::RegRegImmImm => two(4.min(usize::from(code_byte(code, at + 2) % 8)), 2),
+            Format::ImmImm => two(Decoding::GrayPaper.length(b1), 1),
+            Format::RegImmImm | Format::RegImmOffset => two(Decoding::GrayPaper.length(b1 >> 4), 1),
+            Format::RegRegImmImm => two(Decoding::GrayPaper.length(code_byte(code, at + 2)), 2),
         }
     }
 

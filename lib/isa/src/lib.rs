@@ -27,7 +27,7 @@ pub use blob::{Bitmask, ProgramBlob};
 pub use container::{InputForm, Parsed};
 pub use error::{DecodeError, DecodeErrorKind};
 pub use format::{Format, Reg};
-pub use instruction::{Args, EncodeError, Instruction, Widths};
+pub use instruction::{Args, Decoding, EncodeError, Instruction, Widths};
 pub use metadata::Metadata;
 pub use opcode::Opcode;
 pub use spi::{Spi, SpiLayout};

@@ -110,6 +110,8 @@ impl Program {
         let code = blob.code;
         let mask = blob.bitmask();
         let len = code.len();
+        let decoding = semantics.decoding();
+        let skip = |p: usize| mask.skip_capped(p, decoding.skip_cap());
         let starts: Vec<usize> = mask.starts().collect();
         // Positions that get an op: instruction starts, where each falls through to, and 0.
         let mut positions: Vec<usize> = Vec::with_capacity(starts.len() + 2);
@@ -117,7 +119,7 @@ impl Program {
         let mut block_start_positions = vec![0usize];
         for &s in &starts {
             positions.push(s);
-            let next = s + 1 + mask.skip(s);
+            let next = s + 1 + skip(s);
             positions.push(next);
             if Opcode::from_u8(code[s]).is_some_and(Opcode::is_terminator) {
                 block_start_positions.push(next);
@@ -154,7 +156,7 @@ impl Program {
         let is_start = |p: usize| p < len && mask.is_start(p);
         let instructions: Vec<Option<Instruction>> = positions
             .iter()
-            .map(|&p| if is_start(p) { Instruction::decode(code, p as u32, mask.skip(p)) } else { None })
+            .map(|&p| if is_start(p) { Instruction::decode_as(code, p as u32, skip(p), decoding) } else { None })
             .collect();
         let mut ops: Vec<Op> =
             instructions.iter().map(|instruction| instruction.map_or(Op::TRAP, |i| op_from(i, &resolve))).collect();

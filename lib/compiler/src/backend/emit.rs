@@ -21,6 +21,8 @@ pub struct EmitContext<'a> {
     pub global_inits: &'a [(u64, Vec<u8>)],
     /// Block layout with fall-through and jump forwarding ([`crate::Optimization::Fallthrough`]).
     pub fallthrough: bool,
+    /// An entry returns its result's length in r8, not its end address.
+    pub gray_paper_result: bool,
 }
 
 struct Emitter<'a> {
@@ -32,6 +34,8 @@ struct Emitter<'a> {
     saved: Vec<(Reg, u32)>,
     returns: usize,
     has_calls: bool,
+    /// See [`EmitContext::gray_paper_result`].
+    gray_paper_result: bool,
     /// Where a branch to each block really goes (blocks that only jump are skipped).
     resolved: Vec<usize>,
     /// The block emitted after each block, if any.
@@ -180,6 +184,7 @@ pub fn emit(f: &MFunction, out: &Output, ctx: &EmitContext<'_>) -> Result<Emitte
         saved,
         returns: 0,
         has_calls,
+        gray_paper_result: ctx.gray_paper_result,
         resolved,
         next,
         position,
@@ -429,9 +434,15 @@ impl Emitter<'_> {
                 }
                 self.adjust_sp(i64::from(self.frame));
                 if self.f.is_entry {
-                    // The result: r7 = start, r8 = end (the high half of the packed value).
+                    // The result: r8 = the high half of the packed value (the end, or the
+                    // length), r7 = the start; the reference reads r7's low 32 bits, the
+                    // Gray Paper all 64.
                     let (r7, r8) = (abi::reg(abi::RESULT_REGS[0]), abi::reg(abi::RESULT_REGS[1]));
                     self.push(Opcode::ShloRImm64, vec![r(r8), r(r7), imm(32)]);
+                    if self.gray_paper_result {
+                        self.push(Opcode::ShloLImm64, vec![r(r7), r(r7), imm(32)]);
+                        self.push(Opcode::ShloRImm64, vec![r(r7), r(r7), imm(32)]);
+                    }
                     if self.has_calls {
                         // Calls overwrote r0, which held the halt address.
                         self.push(
@@ -542,7 +553,7 @@ mod tests {
 
     #[test]
     fn a_frame_larger_than_half_the_stack_guard_is_an_error() {
-        let ctx = EmitContext { globals_size: 0, global_inits: &[], fallthrough: true };
+        let ctx = EmitContext { globals_size: 0, global_inits: &[], fallthrough: true, gray_paper_result: false };
         let f = MFunction::new("big".into(), false, vec![], vec![], 0, 32 * 1024 + 8);
         let e = emit(&f, &Output::default(), &ctx).err().expect("an error");
         assert_eq!(

@@ -39,6 +39,9 @@ pub struct ModuleFacts {
     /// The readable name (WebAssembly name section, export, else `func[N]`) of each
     /// function by its LLVM name; functions not listed are named by their label.
     pub function_names: HashMap<String, String>,
+    /// Whether an entry returns its result's length in r8 (the Gray Paper's reading)
+    /// rather than its end address.
+    pub gray_paper_result: bool,
 }
 
 /// Compiles the optimised LLVM module into an assembly program.
@@ -102,6 +105,7 @@ pub fn compile(
         globals_size: layout.globals_size,
         global_inits: &layout.global_inits,
         fallthrough: optimizations.enabled(Optimization::Fallthrough),
+        gray_paper_result: facts.gray_paper_result,
     };
     let table_functions: HashSet<&str> = facts.table.iter().flatten().map(|(n, _)| n.as_str()).collect();
     let env = mir::machine_env();

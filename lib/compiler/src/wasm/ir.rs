@@ -257,12 +257,18 @@ impl<'c> IrModule<'c> {
             }
             _ => return Err(mistyped()),
         };
+        // r7 = the result's start address; r8 = its end (the reference's reading) or its
+        // length (the Gray Paper's).
         let start = builder.build_int_add(pointer, base, "").map_err(llvm)?;
-        let end = builder.build_int_add(start, length, "").map_err(llvm)?;
+        let second = if self.env.options.gray_paper_result {
+            length
+        } else {
+            builder.build_int_add(start, length, "").map_err(llvm)?
+        };
         let start = builder.build_int_z_extend(start, self.env.i64, "").map_err(llvm)?;
-        let end = builder.build_int_z_extend(end, self.env.i64, "").map_err(llvm)?;
-        let end = builder.build_left_shift(end, self.env.i64.const_int(32, false), "").map_err(llvm)?;
-        let packed = builder.build_or(start, end, "").map_err(llvm)?;
+        let second = builder.build_int_z_extend(second, self.env.i64, "").map_err(llvm)?;
+        let second = builder.build_left_shift(second, self.env.i64.const_int(32, false), "").map_err(llvm)?;
+        let packed = builder.build_or(start, second, "").map_err(llvm)?;
         builder.build_return(Some(&packed)).map_err(llvm)?;
         Ok(())
     }
