@@ -1591,23 +1591,7 @@ fn loop_preheaders(f: &lir::Function) -> Vec<Option<BlockId>> {
     let mut visited = vec![false; n];
     let mut finished = Vec::with_capacity(n);
     for root in 0..n {
-        if visited[root] {
-            continue;
-        }
-        visited[root] = true;
-        let mut stack = vec![(root, 0usize)];
-        while let Some(&mut (b, ref mut next)) = stack.last_mut() {
-            if let Some(&s) = succs[b].get(*next) {
-                *next += 1;
-                if !visited[s] {
-                    visited[s] = true;
-                    stack.push((s, 0));
-                }
-            } else {
-                finished.push(b);
-                stack.pop();
-            }
-        }
+        postorder_from(root, |b| succs[b].clone(), &mut visited, &mut finished);
     }
     let mut component = vec![usize::MAX; n];
     let mut members: Vec<Vec<BlockId>> = Vec::new();
@@ -1660,11 +1644,27 @@ fn reverse_postorder(f: &lir::Function) -> Vec<BlockId> {
     };
     let mut visited = vec![false; n];
     let mut order = Vec::with_capacity(n);
-    let mut stack: Vec<(BlockId, usize)> = vec![(0, 0)];
-    visited[0] = true;
+    postorder_from(0, successors, &mut visited, &mut order);
+    order.reverse();
+    order
+}
+
+/// Appends to `order`, in postorder, the blocks reachable from `root` that are not yet
+/// `visited` (marking them), following `successors`; iterative, so deep graphs cannot
+/// overflow the stack.
+fn postorder_from(
+    root: BlockId,
+    successors: impl Fn(BlockId) -> Vec<BlockId>,
+    visited: &mut [bool],
+    order: &mut Vec<BlockId>,
+) {
+    if visited[root] {
+        return;
+    }
+    visited[root] = true;
+    let mut stack = vec![(root, 0usize)];
     while let Some(&mut (b, ref mut next)) = stack.last_mut() {
-        let succs = successors(b);
-        if let Some(&s) = succs.get(*next) {
+        if let Some(&s) = successors(b).get(*next) {
             *next += 1;
             if !visited[s] {
                 visited[s] = true;
@@ -1675,8 +1675,6 @@ fn reverse_postorder(f: &lir::Function) -> Vec<BlockId> {
             stack.pop();
         }
     }
-    order.reverse();
-    order
 }
 
 /// Splits `len` bytes into 8, 4, 2 and 1-byte accesses.
