@@ -1,6 +1,8 @@
-//! Paged memory: a flat table of 2^20 page entries (allocated zeroed, so the operating
-//! system commits only the parts touched) pointing into a pool of 4 KiB pages that are
-//! allocated on first access. Memory held is proportional to the pages touched.
+//! Paged memory: a flat table of 2^20 page entries pointing into a pool of 4 KiB pages
+//! that are allocated on first access. The table (and the native engine's two below) is
+//! an anonymous mapping whose pages the operating system zeroes on first touch, so that
+//! neither creating nor dropping a memory costs time in proportion to the address space,
+//! and memory held is proportional to the pages touched.
 //!
 //! For the native engine the memory also keeps, per page, the address of the bytes a
 //! load may read and of the bytes a store may write (0 unless the page is allocated and
@@ -14,7 +16,9 @@
 //! start (docs/runner.md).
 
 use crate::semantics::Semantics;
+use memmap2::MmapMut;
 use pvm_isa::spi::PAGE_SIZE;
+use std::marker::PhantomData;
 
 const PAGE: usize = PAGE_SIZE as usize;
 const PAGES: usize = 1 << 20;
@@ -39,12 +43,12 @@ pub enum AccessError {
 /// Paged memory.
 #[derive(Debug)]
 pub struct Memory {
-    table: Vec<u32>,
+    table: PageWords<u32>,
     pool: Vec<Box<[u8; PAGE]>>,
     /// Per page: the address of its pool page when it is mapped and has one, else 0.
-    read_addresses: Vec<usize>,
+    read_addresses: PageWords<usize>,
     /// Per page: the address of its pool page when it is writable and has one, else 0.
-    write_addresses: Vec<usize>,
+    write_addresses: PageWords<usize>,
     /// The page each pool slot holds (slot 0 holds none).
     slot_pages: Vec<u32>,
     /// The sbrk break (next address it hands out).
@@ -55,10 +59,74 @@ pub struct Memory {
     pub heap_start: u64,
     /// Whose rules decide writes to read-only pages and `sbrk`.
     pub semantics: Semantics,
+    /// For the Gray Paper's `sbrk`: a page from which the search for free pages may start
+    /// (every page from the first heap page it was found for up to it is mapped; pages are
+    /// never unmapped, so it stays true), and that first heap page.
+    free_search: (u64, u64),
 }
 
 /// Address below which every access panics.
 pub(crate) const RESERVED: u32 = 0x1_0000;
+
+/// A word that a [`PageWords`] table holds, kept in native byte order.
+trait Word: Copy {
+    const BYTES: usize;
+    fn decode(bytes: &[u8]) -> Self;
+    fn encode(self, bytes: &mut [u8]);
+}
+
+impl Word for u32 {
+    const BYTES: usize = 4;
+    fn decode(bytes: &[u8]) -> Self {
+        u32::from_ne_bytes(bytes.try_into().expect("4 bytes"))
+    }
+    fn encode(self, bytes: &mut [u8]) {
+        bytes.copy_from_slice(&self.to_ne_bytes());
+    }
+}
+
+impl Word for usize {
+    const BYTES: usize = std::mem::size_of::<usize>();
+    fn decode(bytes: &[u8]) -> Self {
+        usize::from_ne_bytes(bytes.try_into().expect("a word"))
+    }
+    fn encode(self, bytes: &mut [u8]) {
+        bytes.copy_from_slice(&self.to_ne_bytes());
+    }
+}
+
+/// One word per page of the 32-bit address space, all zero at first, in an anonymous
+/// mapping: the operating system hands out its pages zeroed when first touched. (A
+/// `vec![0; 1 << 20]` costs a `memset` of the whole table as soon as the allocator reuses
+/// freed memory for it, which made short runs pay for 20 MiB of zeroing each.)
+#[derive(Debug)]
+struct PageWords<W> {
+    bytes: MmapMut,
+    word: PhantomData<W>,
+}
+
+impl<W: Word> PageWords<W> {
+    fn new() -> Self {
+        let bytes = MmapMut::map_anon(PAGES * W::BYTES).expect("address space for a page table");
+        PageWords { bytes, word: PhantomData }
+    }
+
+    #[inline(always)]
+    fn get(&self, page: usize) -> W {
+        W::decode(&self.bytes[page * W::BYTES..(page + 1) * W::BYTES])
+    }
+
+    #[inline(always)]
+    fn set(&mut self, page: usize, value: W) {
+        value.encode(&mut self.bytes[page * W::BYTES..(page + 1) * W::BYTES]);
+    }
+
+    /// The table's first word (its words follow contiguously, aligned: the mapping starts
+    /// at a page boundary).
+    fn as_ptr(&self) -> *const W {
+        self.bytes.as_ptr().cast()
+    }
+}
 
 impl Default for Memory {
     fn default() -> Self {
@@ -70,15 +138,16 @@ impl Memory {
     /// Empty memory: nothing mapped.
     pub fn new() -> Self {
         Memory {
-            table: vec![0; PAGES],
+            table: PageWords::new(),
             pool: vec![Box::new([0; PAGE])],
             slot_pages: vec![0],
-            read_addresses: vec![0; PAGES],
-            write_addresses: vec![0; PAGES],
+            read_addresses: PageWords::new(),
+            write_addresses: PageWords::new(),
             heap_break: 0,
             heap_limit: 0,
             heap_start: 0,
             semantics: Semantics::Reference,
+            free_search: (0, 0),
         }
     }
 
@@ -86,14 +155,14 @@ impl Memory {
     /// 0x10000, where every access panics, nor for a page not yet allocated, so that
     /// mapping pages touches neither table).
     fn update_addresses(&mut self, page: usize) {
-        let entry = if page < (RESERVED as usize) / PAGE { 0 } else { self.table[page] };
+        let entry = if page < (RESERVED as usize) / PAGE { 0 } else { self.table.get(page) };
         let slot = (entry >> SLOT_SHIFT) as usize;
         if slot == 0 {
             return;
         }
         let bytes = self.pool[slot].as_ptr() as usize;
-        self.read_addresses[page] = if entry & MAPPED != 0 { bytes } else { 0 };
-        self.write_addresses[page] = if entry & (MAPPED | WRITABLE) == MAPPED | WRITABLE { bytes } else { 0 };
+        self.read_addresses.set(page, if entry & MAPPED != 0 { bytes } else { 0 });
+        self.write_addresses.set(page, if entry & (MAPPED | WRITABLE) == MAPPED | WRITABLE { bytes } else { 0 });
     }
 
     /// Maps `[start, end)` (page-aligned) with the given access, zero-filled.
@@ -101,8 +170,8 @@ impl Memory {
         let flags = MAPPED | if writable { WRITABLE } else { 0 };
         let mut page = start / PAGE as u64;
         while page * (PAGE as u64) < end && page < PAGES as u64 {
-            let entry = &mut self.table[page as usize];
-            *entry = (*entry & !(MAPPED | WRITABLE)) | flags;
+            let entry = self.table.get(page as usize);
+            self.table.set(page as usize, (entry & !(MAPPED | WRITABLE)) | flags);
             self.update_addresses(page as usize);
             page += 1;
         }
@@ -118,7 +187,7 @@ impl Memory {
 
     /// Whether the page holding `address` is mapped.
     pub fn is_mapped(&self, address: u32) -> bool {
-        self.table[(address as usize) >> 12] & MAPPED != 0
+        self.table.get((address as usize) >> 12) & MAPPED != 0
     }
 
     /// Bytes of page memory allocated (for measuring the footprint).
@@ -127,13 +196,13 @@ impl Memory {
     }
 
     fn page_mut(&mut self, page: usize) -> &mut [u8; PAGE] {
-        let entry = self.table[page];
+        let entry = self.table.get(page);
         let slot = (entry >> SLOT_SHIFT) as usize;
         if slot == 0 {
             self.pool.push(Box::new([0; PAGE]));
             self.slot_pages.push(page as u32);
             let slot = self.pool.len() - 1;
-            self.table[page] = (entry & (MAPPED | WRITABLE)) | ((slot as u32) << SLOT_SHIFT);
+            self.table.set(page, (entry & (MAPPED | WRITABLE)) | ((slot as u32) << SLOT_SHIFT));
             self.update_addresses(page);
             &mut self.pool[slot]
         } else {
@@ -142,7 +211,7 @@ impl Memory {
     }
 
     fn page(&self, page: usize) -> &[u8; PAGE] {
-        &self.pool[(self.table[page] >> SLOT_SHIFT) as usize]
+        &self.pool[(self.table.get(page) >> SLOT_SHIFT) as usize]
     }
 
     /// Writes bytes at `address` ignoring access rights (program initialisation).
@@ -162,7 +231,7 @@ impl Memory {
     fn check_read(&self, address: u32, len: u32) -> Result<(), AccessError> {
         for i in 0..len {
             let a = address.wrapping_add(i);
-            if a < RESERVED || self.table[(a as usize) >> 12] & MAPPED == 0 {
+            if a < RESERVED || self.table.get((a as usize) >> 12) & MAPPED == 0 {
                 return Err(Self::offending(a));
             }
         }
@@ -173,7 +242,7 @@ impl Memory {
     fn check_write(&self, address: u32, len: u32) -> Result<(), AccessError> {
         for i in 0..len {
             let a = address.wrapping_add(i);
-            let entry = if a < RESERVED { 0 } else { self.table[(a as usize) >> 12] };
+            let entry = if a < RESERVED { 0 } else { self.table.get((a as usize) >> 12) };
             if entry & MAPPED == 0 {
                 return Err(Self::offending(a));
             }
@@ -193,7 +262,7 @@ impl Memory {
         let offset = (address as usize) & (PAGE - 1);
         let page = (address as usize) >> 12;
         if offset + N <= PAGE && address >= RESERVED {
-            let entry = self.table[page];
+            let entry = self.table.get(page);
             if entry & MAPPED != 0 {
                 let mut out = [0u8; N];
                 if entry >> SLOT_SHIFT != 0 {
@@ -206,7 +275,7 @@ impl Memory {
         let mut out = [0u8; N];
         for (i, byte) in out.iter_mut().enumerate() {
             let a = address.wrapping_add(i as u32) as usize;
-            if self.table[a >> 12] >> SLOT_SHIFT != 0 {
+            if self.table.get(a >> 12) >> SLOT_SHIFT != 0 {
                 *byte = self.page(a >> 12)[a & (PAGE - 1)];
             }
         }
@@ -219,7 +288,7 @@ impl Memory {
         let offset = (address as usize) & (PAGE - 1);
         let page = (address as usize) >> 12;
         if offset + N <= PAGE && address >= RESERVED {
-            let entry = self.table[page];
+            let entry = self.table.get(page);
             if entry & (MAPPED | WRITABLE) == MAPPED | WRITABLE {
                 self.page_mut(page)[offset..offset + N].copy_from_slice(&bytes);
                 return Ok(());
@@ -283,11 +352,20 @@ impl Memory {
         }
         let pages_needed = u64::from(size).div_ceil(PAGE as u64);
         let first = self.heap_start.div_ceil(PAGE as u64);
-        let mut run_start = first;
-        for page in first..PAGES as u64 {
-            if self.table[page as usize] & MAPPED != 0 {
+        let (searched_from, mapped_below) = self.free_search;
+        let start = if searched_from == first { mapped_below.max(first) } else { first };
+        let mut run_start = start;
+        let mut all_mapped = true;
+        for page in start..PAGES as u64 {
+            if self.table.get(page as usize) & MAPPED != 0 {
+                if all_mapped {
+                    self.free_search = (first, page + 1);
+                }
                 run_start = page + 1;
-            } else if page + 1 - run_start == pages_needed {
+                continue;
+            }
+            all_mapped = false;
+            if page + 1 - run_start == pages_needed {
                 let x = run_start * PAGE as u64;
                 self.map(x, x + u64::from(size), true);
                 return Some(x);
@@ -308,18 +386,21 @@ impl Clone for Memory {
     /// A copy with its own pages (and page addresses pointing at them).
     fn clone(&self) -> Self {
         let mut copy = Memory {
-            table: self.table.clone(),
+            table: PageWords::new(),
             pool: self.pool.clone(),
             slot_pages: self.slot_pages.clone(),
-            read_addresses: vec![0; PAGES],
-            write_addresses: vec![0; PAGES],
+            read_addresses: PageWords::new(),
+            write_addresses: PageWords::new(),
             heap_break: self.heap_break,
             heap_limit: self.heap_limit,
             heap_start: self.heap_start,
             semantics: self.semantics,
+            free_search: self.free_search,
         };
         for page in 0..PAGES {
-            if copy.table[page] != 0 {
+            let entry = self.table.get(page);
+            if entry != 0 {
+                copy.table.set(page, entry);
                 copy.update_addresses(page);
             }
         }
@@ -354,8 +435,8 @@ mod tests {
         let mut m = Memory::new();
         m.map(0x20000, 0x21000, true);
         m.map(0x30000, 0x31000, false);
-        let read = |m: &Memory, page: usize| m.read_addresses[page];
-        let write = |m: &Memory, page: usize| m.write_addresses[page];
+        let read = |m: &Memory, page: usize| m.read_addresses.get(page);
+        let write = |m: &Memory, page: usize| m.write_addresses.get(page);
         assert_eq!((read(&m, 0x20), write(&m, 0x20), read(&m, 0x30), write(&m, 0x30)), (0, 0, 0, 0));
         assert_eq!((read(&m, 0x21), write(&m, 0x21)), (0, 0));
         m.write::<1>(0x20005, [7]).unwrap();
@@ -379,6 +460,28 @@ mod tests {
         assert_eq!(m.write::<1>(0x24000, [1]), Err(AccessError::Fault(0x24000)));
         assert_eq!(m.sbrk(0x10000), None);
         assert_eq!(m.sbrk(0), Some(0x23064));
+    }
+
+    #[test]
+    fn gray_paper_sbrk_takes_the_lowest_free_run() {
+        let mut m = Memory::new();
+        m.semantics = Semantics::GrayPaper;
+        m.heap_start = 0x20000;
+        m.map(0x22000, 0x23000, true);
+        assert_eq!(m.sbrk(0x1000), Some(0x20000));
+        assert_eq!(m.sbrk(0x1000), Some(0x21000));
+        // The mapped prefix now ends at 0x23000; a two-page run starts above it.
+        assert_eq!(m.sbrk(0x2000), Some(0x23000));
+        m.map(0x26000, 0x27000, true);
+        assert_eq!(m.sbrk(0x2000), Some(0x27000));
+        assert_eq!(m.sbrk(0x1000), Some(0x25000));
+        // A new heap start is searched from, not the old one's mapped prefix.
+        m.heap_start = 0x10000;
+        assert_eq!(m.sbrk(0x1000), Some(0x10000));
+        m.heap_start = 0x20000;
+        assert_eq!(m.sbrk(0x1000), Some(0x29000));
+        assert_eq!(m.sbrk(0), Some(0x20000));
+        assert_eq!(m.sbrk(0xffff_f000), None);
     }
 
     #[test]
