@@ -8,7 +8,8 @@
 # Every run must give the expected result and execute the same instructions. Then the
 # start-up costs: the translation of compiler.jam (the anan-as interpreter, about 23,000
 # instructions), a tiny program per engine, and a short run of compiler.jam on `auto`
-# against the interpreter (mean CPU time of 20 runs each).
+# against the interpreter, and PVM-in-PVM fib(10000) per engine, with the native run time
+# apart from loading and translating (mean CPU time of 20 runs each).
 #
 # With --polkavm it builds bench/polkavm (PolkaVM 0.37 through the adapter of
 # ../shared/docs/polkavm.md; its own workspace, so the toolchain's build never compiles
@@ -162,4 +163,13 @@ if ((${#filters[@]} == 0)); then
         "$(mean_ms "$bin/pvm-run" "$tiny" 05000000 07000000 --engine interp)" \
         "$(mean_ms "$bin/pvm-run" "$tiny" 05000000 07000000 --engine native)" \
         "$(mean_ms "$bin/pvm-run" "$tiny" 05000000 07000000 --engine auto)"
+    # PVM-in-PVM fib(10000) in compiler.jam; its run time on the native engine is the
+    # whole run less a run that stops at the first instruction (loading, translation).
+    inner=("$compiler" --inner "$out/fib.jam" --inner-args 10270000 --inner-gas 100000000)
+    nested_native=$(mean_ms "$bin/pvm-run" "${inner[@]}" --gas 10000000000 --engine native)
+    nested_load=$(mean_ms "$bin/pvm-run" "${inner[@]}" --gas 1 --engine native)
+    printf 'PVM-in-PVM fib(10000): native %s ms of run (%s ms in all, %s ms loading and translating), interp %s ms, auto %s ms\n' \
+        "$(awk -v a="$nested_native" -v b="$nested_load" 'BEGIN { printf "%.1f", a - b }')" "$nested_native" \
+        "$nested_load" "$(mean_ms "$bin/pvm-run" "${inner[@]}" --gas 10000000000 --engine interp)" \
+        "$(mean_ms "$bin/pvm-run" "${inner[@]}" --gas 10000000000 --engine auto)"
 fi
