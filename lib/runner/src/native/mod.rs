@@ -262,6 +262,16 @@ enum Access {
     StoreImm(u32, u64),
 }
 
+/// Code off the hot path, emitted after all blocks so that the hot path falls through
+/// its checks without a taken jump.
+enum Cold {
+    /// The gas does not cover the block at op `op`: give its `gas` back and exit to
+    /// interpret it.
+    OutOfGas { label: DynamicLabel, op: usize, gas: u32 },
+    /// A memory access off the fast path: op `op` on the helper, then on at `done`.
+    Access { label: DynamicLabel, op: usize, done: DynamicLabel },
+}
+
 /// The translator: one pass over the ops.
 struct Translator<'a> {
     program: &'a Program,
@@ -272,6 +282,8 @@ struct Translator<'a> {
     exit: DynamicLabel,
     /// The helper thunk.
     helper: DynamicLabel,
+    /// The cold code still to emit.
+    cold: Vec<Cold>,
 }
 
 // dynasm's dynamic registers (`Rq(n)`) expand to `n.into()`, a conversion of a `u8` to itself.
@@ -282,7 +294,7 @@ impl<'a> Translator<'a> {
         let mut asm = dynasmrt::x64::Assembler::new_with_capacity(64 * 1024 + 48 * program.ops.len())?;
         let labels = (0..program.ops.len()).map(|_| asm.new_dynamic_label()).collect();
         let (exit, helper) = (asm.new_dynamic_label(), asm.new_dynamic_label());
-        Ok(Translator { program, asm, labels, exit, helper })
+        Ok(Translator { program, asm, labels, exit, helper, cold: Vec::new() })
     }
 
     fn translate(mut self) -> std::io::Result<Native> {
@@ -341,6 +353,7 @@ impl<'a> Translator<'a> {
             }
             self.op(i, op);
         }
+        self.emit_cold();
         let buffer = self.asm.finalize().map_err(|_| std::io::Error::other("cannot finalise the native code"))?;
         let code = Code::new(buffer, enter);
         // Indexed by the jump address itself: entry k (address 2k + 2) at 2k + 2, 0 at
@@ -413,20 +426,39 @@ impl<'a> Translator<'a> {
         }
     }
 
-    /// A block's start: its label and the gas check.
+    /// A block's start: its label and the gas check (the exit when the gas does not cover
+    /// the block is cold code).
     fn block_start(&mut self, i: usize, gas: u32) {
-        let (label, ok, exit) = (self.labels[i], self.asm.new_dynamic_label(), self.exit);
-        dynasm!(self.asm
-            ; .arch x64
-            ; =>label
-            ; sub Rq(GAS_REG), gas as i32
-            ; jns =>ok
-            ; add Rq(GAS_REG), gas as i32
-            ; mov DWORD [r15 + OP], i as i32
-            ; mov eax, EXIT_INTERPRET as i32
-            ; jmp =>exit
-            ; =>ok
-        );
+        let (label, cold) = (self.labels[i], self.asm.new_dynamic_label());
+        dynasm!(self.asm ; .arch x64 ; =>label);
+        match i8::try_from(gas) {
+            Ok(small) => dynasm!(self.asm ; .arch x64 ; sub Rq(GAS_REG), BYTE small),
+            Err(_) => dynasm!(self.asm ; .arch x64 ; sub Rq(GAS_REG), gas as i32),
+        }
+        dynasm!(self.asm ; .arch x64 ; js =>cold);
+        self.cold.push(Cold::OutOfGas { label: cold, op: i, gas });
+    }
+
+    /// Emits the cold code of every block.
+    fn emit_cold(&mut self) {
+        let exit = self.exit;
+        for cold in std::mem::take(&mut self.cold) {
+            match cold {
+                Cold::OutOfGas { label, op, gas } => dynasm!(self.asm
+                    ; .arch x64
+                    ; =>label
+                    ; add Rq(GAS_REG), gas as i32
+                    ; mov DWORD [r15 + OP], op as i32
+                    ; mov eax, EXIT_INTERPRET as i32
+                    ; jmp =>exit
+                ),
+                Cold::Access { label, op, done } => {
+                    dynasm!(self.asm ; .arch x64 ; =>label);
+                    self.helper(op);
+                    dynasm!(self.asm ; .arch x64 ; jmp =>done);
+                }
+            }
+        }
     }
 
     /// Hands op `i` to the interpreter; exits when it does not go on to the next op.
@@ -629,8 +661,7 @@ impl<'a> Translator<'a> {
                 self.set(d, RAX);
             }
             O::LoadU8 | O::LoadI8 | O::LoadU16 | O::LoadI16 | O::LoadU32 | O::LoadI32 | O::LoadU64 => {
-                asm!(; mov eax, x as u32 as i32);
-                self.access(i, a, access(op.kind, y));
+                self.access_at(i, x as u32, a, access(op.kind, y));
             }
             O::LoadIndU8
             | O::LoadIndI8
@@ -643,21 +674,17 @@ impl<'a> Translator<'a> {
             | O::StoreIndU16
             | O::StoreIndU32
             | O::StoreIndU64 => {
-                self.get(RAX, b);
-                asm!(; add eax, x as u32 as i32);
+                self.address(b, x);
                 self.access(i, a, access(op.kind, y));
             }
             O::StoreU8 | O::StoreU16 | O::StoreU32 | O::StoreU64 => {
-                asm!(; mov eax, x as u32 as i32);
-                self.access(i, a, access(op.kind, y));
+                self.access_at(i, x as u32, a, access(op.kind, y));
             }
             O::StoreImmU8 | O::StoreImmU16 | O::StoreImmU32 | O::StoreImmU64 => {
-                asm!(; mov eax, x as u32 as i32);
-                self.access(i, a, access(op.kind, y));
+                self.access_at(i, x as u32, a, access(op.kind, y));
             }
             O::StoreImmIndU8 | O::StoreImmIndU16 | O::StoreImmIndU32 | O::StoreImmIndU64 => {
-                self.get(RAX, a);
-                asm!(; add eax, x as u32 as i32);
+                self.address(a, x);
                 self.access(i, a, access(op.kind, y));
             }
             _ => self.helper(i),
@@ -831,14 +858,45 @@ impl<'a> Translator<'a> {
         }
     }
 
+    /// `eax` = the 32-bit address register `base` + `offset`.
+    fn address(&mut self, base: R, offset: u64) {
+        match HOST[base.index()] {
+            Some(h) => dynasm!(self.asm ; .arch x64 ; lea eax, [Rq(h) + offset as u32 as i32]),
+            None => {
+                self.get(RAX, base);
+                dynasm!(self.asm ; .arch x64 ; add eax, offset as u32 as i32);
+            }
+        }
+    }
+
+    /// A load or store at the fixed address `address`: its page and offset are known, so
+    /// only the page's entry is looked up; an access across a page end goes to the helper.
+    fn access_at(&mut self, i: usize, address: u32, a: R, access: Access) {
+        let (width, addresses) = access.width_and_table();
+        let offset = address & 0xfff;
+        if offset + width > 0x1000 {
+            self.helper(i);
+            return;
+        }
+        let (slow, done) = (self.asm.new_dynamic_label(), self.asm.new_dynamic_label());
+        dynasm!(self.asm
+            ; .arch x64
+            ; mov rdx, QWORD [r15 + addresses]
+            ; mov rdx, QWORD [rdx + ((address >> 12) * 8) as i32]
+            ; test rdx, rdx
+            ; jz =>slow
+            ; mov eax, offset as i32
+        );
+        self.access_page(a, access);
+        dynasm!(self.asm ; .arch x64 ; =>done);
+        self.cold.push(Cold::Access { label: slow, op: i, done });
+    }
+
     /// A load or store at the address in `eax` (the value from register `a` or the
     /// immediate): inline when the access stays in one page and the memory's table of
     /// read (or write) addresses has the page; else the helper runs the instruction.
     fn access(&mut self, i: usize, a: R, access: Access) {
-        let (width, addresses) = match access {
-            Access::Load(w, _) => (w, READ_ADDRESSES),
-            Access::Store(w) | Access::StoreImm(w, _) => (w, WRITE_ADDRESSES),
-        };
+        let (width, addresses) = access.width_and_table();
         let (slow, done) = (self.asm.new_dynamic_label(), self.asm.new_dynamic_label());
         if width > 1 {
             dynasm!(self.asm
@@ -859,6 +917,13 @@ impl<'a> Translator<'a> {
             ; jz =>slow
             ; and eax, 0xfff
         );
+        self.access_page(a, access);
+        dynasm!(self.asm ; .arch x64 ; =>done);
+        self.cold.push(Cold::Access { label: slow, op: i, done });
+    }
+
+    /// The access itself: at offset `eax` of the page whose bytes are at `rdx`.
+    fn access_page(&mut self, a: R, access: Access) {
         match access {
             Access::Load(w, signed) => {
                 match (w, signed) {
@@ -888,9 +953,16 @@ impl<'a> Translator<'a> {
                 }
             }
         }
-        dynasm!(self.asm ; .arch x64 ; jmp =>done ; =>slow);
-        self.helper(i);
-        dynasm!(self.asm ; .arch x64 ; =>done);
+    }
+}
+
+impl Access {
+    /// The width in bytes, and the `Ctx` offset of the table of page addresses it uses.
+    fn width_and_table(self) -> (u32, i32) {
+        match self {
+            Access::Load(w, _) => (w, READ_ADDRESSES),
+            Access::Store(w) | Access::StoreImm(w, _) => (w, WRITE_ADDRESSES),
+        }
     }
 }
 
