@@ -493,4 +493,85 @@ mod tests {
         }
         assert_eq!(m.allocated_bytes(), 256 * 4096);
     }
+
+    /// The invariant the native engine's loads and stores rely on (`native/code.rs`), over
+    /// all 2^20 pages: a nonzero read entry is the address of the page's own bytes (those
+    /// `pages()` reports for it), only above 0x10000 and for a mapped page; a nonzero
+    /// write entry the same, only for a writable page. And every page that holds data has
+    /// its entries when it is readable (writable), so the fast path is taken. Returns the
+    /// number of pages with a read entry and with a write entry.
+    fn assert_address_tables(m: &Memory) -> (usize, usize) {
+        let held: std::collections::HashMap<usize, usize> =
+            m.pages().map(|(address, bytes)| ((address >> 12) as usize, bytes.as_ptr() as usize)).collect();
+        let mut counts = (0, 0);
+        for page in 0..PAGES {
+            let address = (page << 12) as u32;
+            let readable = address >= RESERVED && m.is_mapped(address);
+            let writable = readable && m.check_write(address, 1).is_ok();
+            let own = held.get(&page).copied().unwrap_or(0);
+            let (read, write) = (m.read_addresses.get(page), m.write_addresses.get(page));
+            assert_eq!(read, if readable { own } else { 0 }, "read entry of page {address:#x}");
+            assert_eq!(write, if writable { own } else { 0 }, "write entry of page {address:#x}");
+            counts.0 += usize::from(read != 0);
+            counts.1 += usize::from(write != 0);
+        }
+        counts
+    }
+
+    #[test]
+    fn address_tables_point_at_each_pages_own_bytes() {
+        let mut m = Memory::new();
+        assert_eq!(assert_address_tables(&m), (0, 0));
+        m.map(0x10000, 0x14000, true);
+        m.map(0x20000, 0x22000, false);
+        m.map(0xffff_e000, 0x1_0000_0000, true);
+        // Mapping touches neither table.
+        assert_eq!(assert_address_tables(&m), (0, 0));
+        // Initial data, rights ignored: below 0x10000 (never an entry), read-only pages,
+        // an unmapped page.
+        m.write_initial(0xfff0, &[1; 32]);
+        m.write_initial(0x20ff0, &[2; 32]);
+        m.write_initial(0x30000, &[3; 4]);
+        assert_eq!(assert_address_tables(&m), (3, 1));
+        // Guest writes: one that succeeds, one that straddles into an unmapped page, one to
+        // a read-only page, one at the top of the address space.
+        assert_eq!(m.write::<4>(0x11000, [4; 4]), Ok(()));
+        assert_eq!(m.write::<8>(0x13ffc, [5; 8]), Err(AccessError::Fault(0x14000)));
+        assert_eq!(m.write::<1>(0x21000, [6]), Err(AccessError::Panic));
+        assert_eq!(m.write::<8>(0xffff_fff8, [7; 8]), Ok(()));
+        assert_eq!(assert_address_tables(&m), (5, 3));
+        // A host write across two pages.
+        assert_eq!(m.write_bytes(0x12ffe, &[8; 4]), Ok(()));
+        assert_eq!(assert_address_tables(&m), (7, 5));
+        // Rights change on pages that hold data.
+        m.map(0x11000, 0x12000, false);
+        m.map(0x20000, 0x21000, true);
+        assert_eq!(assert_address_tables(&m), (7, 5));
+        assert_eq!(m.write::<1>(0x11000, [9]), Err(AccessError::Panic));
+        assert_eq!(m.write::<1>(0x20000, [9]), Ok(()));
+        // sbrk, the reference's and the Gray Paper's, then writes into what it mapped.
+        (m.heap_break, m.heap_limit, m.heap_start) = (0x40800, 0x80000, 0x40000);
+        assert_eq!(m.sbrk(0x1000), Some(0x40800));
+        assert_eq!(assert_address_tables(&m), (7, 5));
+        assert_eq!(m.write::<2>(0x41000, [10; 2]), Ok(()));
+        m.semantics = Semantics::GrayPaper;
+        assert_eq!(m.sbrk(0x2000), Some(0x42000));
+        assert_eq!(m.write::<2>(0x43ffe, [11; 2]), Ok(()));
+        assert_eq!(assert_address_tables(&m), (9, 7));
+        // A copy's entries point at its own pages; writes to either stay there.
+        let mut copy = m.clone();
+        assert_eq!(assert_address_tables(&copy), (9, 7));
+        for page in 0..PAGES {
+            if copy.read_addresses.get(page) != 0 {
+                assert_ne!(copy.read_addresses.get(page), m.read_addresses.get(page), "page {:#x}", page << 12);
+            }
+        }
+        assert_eq!(copy.write::<1>(0x10000, [12]), Ok(()));
+        assert_eq!(m.write::<1>(0x10001, [13]), Ok(()));
+        assert_eq!((copy.read::<2>(0x10000), m.read::<2>(0x10000)), (Ok([12, 1]), Ok([1, 13])));
+        assert_eq!(copy.write::<1>(0x42000, [14]), Ok(()));
+        assert_eq!((copy.read::<1>(0x42000), m.read::<1>(0x42000)), (Ok([14]), Ok([0])));
+        assert_eq!(assert_address_tables(&copy), (10, 8));
+        assert_eq!(assert_address_tables(&m), (9, 7));
+    }
 }
