@@ -67,8 +67,48 @@ pub struct Compiled {
 /// Compiles a WebAssembly module (binary) to a PVM assembly program.
 pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled> {
     let module = wasm::module::Module::parse(wasm, options)?;
+    compile_module(&module, options).map_err(|error| {
+        name_origin(error, options, |name| readable_name(&module, name), |o| compile_module(&module, o).err())
+    })
+}
+
+/// The module's name for the function with LLVM name `name` (`wasm.func.N`; the entry
+/// and runtime functions keep theirs).
+fn readable_name(module: &wasm::module::Module, name: &str) -> String {
+    let index = name.strip_prefix("wasm.func.").and_then(|n| n.parse::<usize>().ok());
+    index.and_then(|i| module.functions.get(i)).map_or_else(|| name.to_string(), |f| f.name.clone())
+}
+
+/// Names the WebAssembly function an error of the back end comes from. With inlining on,
+/// the function where the back end met it may only be the one others were inlined into
+/// (often the entry): the module is then compiled again with inlining off, where every
+/// function keeps its own code, and if the same error arises there in another function,
+/// that one is named, with the function it was inlined into. `compile` compiles under
+/// the options given and returns its error.
+fn name_origin(
+    error: CompileError,
+    options: &Options,
+    readable: impl Fn(&str) -> String,
+    compile: impl FnOnce(&Options) -> Option<CompileError>,
+) -> CompileError {
+    let Some(function) = error.function.clone() else { return error };
+    let mut error = CompileError { function: Some(readable(&function)), ..error };
+    if options.optimizations.enabled(Optimization::Inline) {
+        let mut without_inlining = options.clone();
+        without_inlining.optimizations.disable(Optimization::Inline);
+        if let Some(origin) = compile(&without_inlining)
+            && origin.message == error.message
+            && let Some(origin_function) = origin.function.filter(|f| *f != function)
+        {
+            error.function = Some(format!("{} (inlined into {})", readable(&origin_function), readable(&function)));
+        }
+    }
+    error
+}
+
+fn compile_module(module: &wasm::module::Module, options: &Options) -> Result<Compiled> {
     let context = Context::create();
-    let ir = wasm::ir::IrModule::build(&context, &module, options)?;
+    let ir = wasm::ir::IrModule::build(&context, module, options)?;
     optimize::prepare(ir.module(), options);
     optimize::optimize(ir.module(), options)?;
     let facts = backend::ModuleFacts {
@@ -116,4 +156,48 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled> {
         mailbox: layout.address(abi::HARNESS_MAILBOX),
         global_addresses,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn readable(name: &str) -> String {
+        name.replace("wasm.func.2", "helper")
+    }
+
+    fn unsupported(function: &str) -> CompileError {
+        CompileError::new("internal error: the back end does not support the intrinsic llvm.x.i32")
+            .in_function(function)
+    }
+
+    #[test]
+    fn an_inlined_functions_error_names_it() {
+        let error = name_origin(unsupported(abi::ENTRY), &Options::default(), readable, |o| {
+            assert!(!o.optimizations.enabled(Optimization::Inline));
+            Some(unsupported("wasm.func.2"))
+        });
+        assert_eq!(
+            error.to_string(),
+            "function helper (inlined into __pvm_entry): internal error: the back end does not support the intrinsic llvm.x.i32"
+        );
+    }
+
+    #[test]
+    fn an_error_keeps_its_function_when_the_origin_is_not_found() {
+        let expected = "function helper: internal error: the back end does not support the intrinsic llvm.x.i32";
+        let options = Options::default();
+        assert_eq!(name_origin(unsupported("wasm.func.2"), &options, readable, |_| None).to_string(), expected);
+        let same = name_origin(unsupported("wasm.func.2"), &options, readable, |_| Some(unsupported("wasm.func.2")));
+        assert_eq!(same.to_string(), expected);
+        let other = |_: &Options| Some(CompileError::new("another error").in_function("wasm.func.3"));
+        assert_eq!(name_origin(unsupported("wasm.func.2"), &options, readable, other).to_string(), expected);
+        let mut without_inlining = Options::default();
+        without_inlining.optimizations.disable(Optimization::Inline);
+        let not_compiled = |_: &Options| -> Option<CompileError> { panic!("compiled again with inlining off") };
+        assert_eq!(
+            name_origin(unsupported("wasm.func.2"), &without_inlining, readable, not_compiled).to_string(),
+            expected
+        );
+    }
 }
