@@ -5,6 +5,10 @@
 //! turn on one instance with the same arguments; the results, the traps and the exported
 //! mutable globals after each call must agree, up to the first trap.
 //!
+//! Addresses are biased toward the edges of every region of the compiled program's address
+//! space (the largest memory, the stack and globals, the arguments, the read-only data,
+//! the top of the 32-bit space), where an address out of bounds must trap as in `wasmi`.
+//!
 //! Both with every optimisation on and with all off (`--no-opt all`), on different seeds;
 //! and a third campaign with every float operator as well (the software routines). Where
 //! WebAssembly lets the engine choose a NaN, wasmi runs the module rewritten to choose the
@@ -26,11 +30,14 @@ const FUEL: u64 = 1_000_000;
 /// Each exported function is called this many times, in turns, with fresh arguments.
 const CALL_ROUNDS: usize = 3;
 
-/// An interesting integer: small, an edge of a range, or anything.
-fn value(rng: &mut Rng) -> u64 {
-    match rng.below(4) {
+/// An interesting integer: small, an edge of a range, a wild address near the edge of a
+/// region of the program's address space (`edges`, see `support::region_edges`), or
+/// anything.
+fn value(rng: &mut Rng, edges: &[u64]) -> u64 {
+    match rng.below(5) {
         0 => rng.below(16),
         1 => *rng.pick(&[0, 1, u64::MAX, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, i64::MIN as u64]),
+        2 => rng.pick(edges).wrapping_add(rng.below(64)).wrapping_sub(32) & 0xffff_ffff,
         _ => rng.next(),
     }
 }
@@ -130,6 +137,7 @@ fn reference_call(store: &mut Store<()>, func: &wasmi::Func, args: &[Val], resul
 fn compare_module(wasm: &[u8], rng: &mut Rng, campaign: Campaign) -> Result<usize, String> {
     let options = Options { optimizations: campaign.optimizations, ..harness_options() };
     let (jam, compiled) = compile_jam(wasm, &options).map_err(|e| format!("compile: {e}"))?;
+    let edges = support::region_edges(&compiled);
 
     let mut engine_config = wasmi::Config::default();
     engine_config.consume_fuel(true);
@@ -177,7 +185,7 @@ fn compare_module(wasm: &[u8], rng: &mut Rng, campaign: Campaign) -> Result<usiz
     for (index, name) in rounds {
         let func = their_instance.get_func(&store, name).unwrap();
         let ty = func.ty(&store);
-        let arg_bits: Vec<u64> = ty.params().iter().map(|_| value(rng)).collect();
+        let arg_bits: Vec<u64> = ty.params().iter().map(|_| value(rng, &edges)).collect();
         let args: Vec<Val> = ty.params().iter().zip(&arg_bits).map(|(t, &b)| wasmi_value(t, b)).collect();
         let widths: Vec<u32> = ty
             .results()

@@ -39,6 +39,11 @@ struct Cli {
     /// Make imports that no rule covers an error instead of a warning.
     #[arg(long)]
     strict_imports: bool,
+    /// Check only accesses with an offset (against wrapping past 4 GiB): an address far
+    /// out of bounds may then reach the stack, the globals, the arguments or the read-only
+    /// data instead of trapping (docs/memory.md).
+    #[arg(long)]
+    no_wild_address_traps: bool,
     /// Stack size in bytes (at most 16773120, what the SPI allows).
     #[arg(long, default_value_t = 64 * 1024, value_parser = clap::value_parser!(u32).range(..=i64::from(MAX_STACK_SIZE)))]
     stack_size: u32,
@@ -106,6 +111,7 @@ fn run(cli: &Cli) -> Result<(), String> {
         },
         trap_floats: cli.trap_floats,
         strict_imports: cli.strict_imports,
+        wild_address_traps: !cli.no_wild_address_traps,
         stack_size: cli.stack_size,
         entries: cli.entries.clone(),
         gray_paper_result: cli.gp,

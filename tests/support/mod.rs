@@ -266,10 +266,36 @@ pub fn node_batch(script: &str, input: &serde_json::Value) -> Vec<serde_json::Va
     let output = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
     assert!(output.status.success(), "{script} failed");
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+    let replies: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         let text = String::from_utf8_lossy(&output.stdout);
         panic!("{script} printed no JSON array ({e}): {}", &text[..text.len().min(400)])
-    })
+    });
+    one_outcome_each(script, replies, input.as_array().map_or(1, Vec::len))
+}
+
+/// `replies`, after checking that an oracle gave exactly one outcome for each of the
+/// `asked` inputs (callers pair them up, which would otherwise check only a prefix).
+pub fn one_outcome_each<T>(oracle: &str, replies: Vec<T>, asked: usize) -> Vec<T> {
+    assert_eq!(replies.len(), asked, "{oracle} returned {} outcomes for {asked} inputs", replies.len());
+    replies
+}
+
+/// WebAssembly addresses at the edges of every region of a compiled program's address
+/// space (docs/memory.md): the largest memory, the stack and globals, the arguments, the
+/// read-only data and the top of the 32-bit space (`1 << 32`, which wraps to 0).
+pub fn region_edges(compiled: &Compiled) -> Vec<u64> {
+    use pvm_isa::spi::{ARGS_START, STACK_TOP, ZONE_SIZE};
+    let wasm = |pvm: u64| pvm.wrapping_sub(compiled.memory_base) & 0xffff_ffff;
+    vec![
+        compiled.max_pages << 16,
+        wasm(u64::from(STACK_TOP)),
+        wasm(u64::from(STACK_TOP) - 0x1_0000),
+        wasm(u64::from(STACK_TOP) - 0x2_0000),
+        wasm(u64::from(ARGS_START)),
+        wasm(u64::from(ZONE_SIZE)),
+        wasm(2 * u64::from(ZONE_SIZE)),
+        1 << 32,
+    ]
 }
 
 /// A small deterministic generator (SplitMix64) for random test inputs.

@@ -9,6 +9,10 @@ pub const MEMORY: &str = "wasm.memory";
 /// Current memory size in pages (i32). External linkage, so LLVM treats it as writable by
 /// the opaque `memory.grow` routine.
 pub const MEMORY_PAGES: &str = "__pvm.memory_pages";
+/// The end of the largest linear memory with wild address traps, in bytes: 4,032 MiB
+/// (64,512 pages). Every layout keeps the stack above it (`backend::layout`), so an access
+/// that ends at or below it reaches linear memory or unmapped pages only.
+pub const MEMORY_LIMIT: u64 = 0xfc00_0000;
 /// Global that keeps r8 after each host call when the module reads it.
 pub const HOST_R8_SLOT: &str = "__pvm.host_r8_slot";
 /// Prefix of the globals that carry a function's results beyond the first.
@@ -63,12 +67,20 @@ pub enum Pseudo {
     Ecalli(u32),
     /// `i64 host_r8()`: r8 as the most recent host call left it.
     HostR8,
+    /// `i32 address_check(i1 outside, i32 address, i32 reach)`: the address, once
+    /// checked for an access of up to `reach` bytes from it (offset plus size), where
+    /// `outside` is `address > MEMORY_LIMIT - reach`; the back end expands it
+    /// (`backend::address_check`, docs/memory.md). LLVM sees a call without side effects
+    /// on memory, so it shares one check among the accesses to an address, and drops the
+    /// check where it proves `outside` false.
+    AddressCheck,
 }
 
 const MEMORY_GROW: &str = "__pvm.memory_grow";
 const CALL_INDIRECT_PREFIX: &str = "__pvm.call_indirect.";
 const ECALLI_PREFIX: &str = "__pvm.ecalli.";
 const HOST_R8: &str = "__pvm.host_r8";
+const ADDRESS_CHECK: &str = "__pvm.address_check";
 
 impl Pseudo {
     /// The LLVM symbol of this pseudo function.
@@ -78,6 +90,7 @@ impl Pseudo {
             Pseudo::CallIndirect(signature) => format!("{CALL_INDIRECT_PREFIX}{signature}"),
             Pseudo::Ecalli(index) => format!("{ECALLI_PREFIX}{index}"),
             Pseudo::HostR8 => HOST_R8.to_string(),
+            Pseudo::AddressCheck => ADDRESS_CHECK.to_string(),
         }
     }
 
@@ -86,6 +99,7 @@ impl Pseudo {
         match symbol {
             MEMORY_GROW => Some(Pseudo::MemoryGrow),
             HOST_R8 => Some(Pseudo::HostR8),
+            ADDRESS_CHECK => Some(Pseudo::AddressCheck),
             _ => {
                 if let Some(id) = symbol.strip_prefix(CALL_INDIRECT_PREFIX) {
                     id.parse().ok().map(Pseudo::CallIndirect)
@@ -122,7 +136,13 @@ mod tests {
 
     #[test]
     fn pseudo_symbols_parse_back() {
-        for pseudo in [Pseudo::MemoryGrow, Pseudo::CallIndirect(7), Pseudo::Ecalli(0x7fff_fff0), Pseudo::HostR8] {
+        for pseudo in [
+            Pseudo::MemoryGrow,
+            Pseudo::CallIndirect(7),
+            Pseudo::Ecalli(0x7fff_fff0),
+            Pseudo::HostR8,
+            Pseudo::AddressCheck,
+        ] {
             assert_eq!(Pseudo::parse(&pseudo.symbol()), Some(pseudo));
         }
         assert_eq!(Pseudo::Ecalli(3).symbol(), "__pvm.ecalli.3");

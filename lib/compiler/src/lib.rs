@@ -62,6 +62,10 @@ pub struct Compiled {
     pub mailbox: Option<u64>,
     /// Addresses of exported mutable globals by global index ([`EntryKind::Harness`] only).
     pub global_addresses: std::collections::HashMap<u32, u64>,
+    /// The memory base `B`: the PVM address of WebAssembly address 0 (docs/memory.md).
+    pub memory_base: u64,
+    /// The largest memory in pages `memory.grow` may reach.
+    pub max_pages: u64,
 }
 
 /// Compiles a WebAssembly module (binary) to a PVM assembly program.
@@ -137,6 +141,7 @@ fn compile_module(module: &wasm::module::Module, options: &Options) -> Result<Co
             })
             .collect(),
         stack_size: options.stack_size,
+        wild_address_traps: options.wild_address_traps,
         instantiation_traps: module.instantiation_trap.is_some(),
         function_names: module
             .functions
@@ -155,6 +160,8 @@ fn compile_module(module: &wasm::module::Module, options: &Options) -> Result<Co
         warnings: ir.warnings.clone(),
         mailbox: layout.address(abi::HARNESS_MAILBOX),
         global_addresses,
+        memory_base: layout.memory_base,
+        max_pages: layout.max_pages,
     })
 }
 

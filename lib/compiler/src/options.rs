@@ -177,6 +177,11 @@ pub struct Options {
     pub imported_table_size: Option<u64>,
     /// Stack size in bytes.
     pub stack_size: u32,
+    /// Check every memory access so that an address outside linear memory traps wherever
+    /// it lands (docs/memory.md). Off (`--no-wild-address-traps`), only accesses with an
+    /// offset are checked (against wrapping past 4 GiB), and an address far out of bounds
+    /// may reach the stack, the globals, the arguments or the read-only data.
+    pub wild_address_traps: bool,
     /// What the program does when it starts.
     pub entry: EntryKind,
     /// The exported functions entered at pc 0, 5, 10, … (`--entry`); empty for the
@@ -213,6 +218,7 @@ impl Default for Options {
             imported_memory: None,
             imported_table_size: None,
             stack_size: 64 * 1024,
+            wild_address_traps: true,
             entry: EntryKind::Main,
             entries: Vec::new(),
             gray_paper_result: false,

@@ -6,7 +6,7 @@
 use crate::abi;
 use crate::backend::layout::MAX_FRAME;
 use crate::backend::lir::Pred;
-use crate::backend::mir::{CallTarget, MFunction, MInst, Rhs, StoreValue, SwitchKind};
+use crate::backend::mir::{CallTarget, MFunction, MInst, Outside, Rhs, StoreValue, SwitchKind};
 use crate::error::{CompileError, Result};
 use pvm_asm::{AsmInstruction, Item, Operand};
 use pvm_isa::codec::imm_len;
@@ -42,6 +42,8 @@ struct Emitter<'a> {
     next: Vec<Option<usize>>,
     /// Each block's place in the layout (`usize::MAX` for blocks not emitted).
     position: Vec<usize>,
+    /// The rare paths of address checks, emitted after the function's blocks.
+    rare_paths: Vec<Item>,
 }
 
 fn op(opcode: Opcode, operands: Vec<Operand>) -> Item {
@@ -188,6 +190,7 @@ pub fn emit(f: &MFunction, out: &Output, ctx: &EmitContext<'_>) -> Result<Emitte
         resolved,
         next,
         position,
+        rare_paths: Vec::new(),
     };
     e.items.push(Item::Label(f.name.clone()));
     if f.is_entry {
@@ -204,7 +207,9 @@ pub fn emit(f: &MFunction, out: &Output, ctx: &EmitContext<'_>) -> Result<Emitte
     for b in order {
         e.block(b)?;
     }
-    Ok(Emitted { items: e.items, aliases })
+    let mut items = e.items;
+    items.extend(e.rare_paths);
+    Ok(Emitted { items, aliases })
 }
 
 impl Emitter<'_> {
@@ -454,6 +459,29 @@ impl Emitter<'_> {
                 self.push(Opcode::JumpInd, vec![r(abi::RA), imm(0)]);
             }
             MInst::Trap => self.push(Opcode::Trap, vec![]),
+            MInst::AddressCheck { outside, zone, .. } => {
+                let address = reg(0)?;
+                let k = self.rare_paths.len();
+                let rare = format!("{}.c{k}", self.f.name);
+                match outside {
+                    Outside::Above(limit) => {
+                        self.push(Opcode::BranchGtUImm, vec![r(address), imm(*limit), Operand::label(&rare)])
+                    }
+                    Outside::Flag(_) => self.push(Opcode::BranchNeImm, vec![r(reg(1)?), imm(0), Operand::label(&rare)]),
+                }
+                self.rare_paths.push(Item::Label(rare.clone()));
+                if let Some((low, high)) = zone {
+                    // Back to the access when the address is in the argument zone.
+                    let (back, trap) = (format!("{rare}.back"), format!("{rare}.trap"));
+                    self.items.push(Item::Label(back.clone()));
+                    self.rare_paths.extend([
+                        op(Opcode::BranchGeUImm, vec![r(address), imm(*high), Operand::label(&trap)]),
+                        op(Opcode::BranchGeUImm, vec![r(address), imm(*low), Operand::label(&back)]),
+                        Item::Label(trap),
+                    ]);
+                }
+                self.rare_paths.push(op(Opcode::Trap, vec![]));
+            }
         }
         Ok(())
     }

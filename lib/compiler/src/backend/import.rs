@@ -286,6 +286,7 @@ impl<'c, 'a> FunctionImporter<'c, 'a> {
                 abi::Pseudo::Ecalli(index) => Callee::Ecalli(index),
                 abi::Pseudo::HostR8 => Callee::HostR8,
                 abi::Pseudo::MemoryGrow => Callee::MemoryGrow,
+                abi::Pseudo::AddressCheck => Callee::AddressCheck,
             }
         } else {
             return Err(unsupported(format!("a call to {callee:?}")));

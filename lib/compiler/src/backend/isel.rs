@@ -11,9 +11,10 @@
 //! constants become immediates wherever the PVM has an immediate form.
 
 use crate::abi;
+use crate::backend::address_check;
 use crate::backend::lir::{self, BinOp, BlockId, Callee, Cast, InstId, Op, Pred, Ty, Value};
 use crate::backend::loop_carried;
-use crate::backend::mir::{BlockDraft, CallTarget, MFunction, MInst, Rhs, StoreValue, SwitchKind, preg};
+use crate::backend::mir::{BlockDraft, CallTarget, MFunction, MInst, Outside, Rhs, StoreValue, SwitchKind, preg};
 use crate::error::{CompileError, Result};
 use crate::options::{Optimization, Optimizations};
 use pvm_isa::Opcode;
@@ -36,6 +37,8 @@ pub struct ModuleInfo<'a> {
     pub runtime: &'a mut dyn FnMut(Routine) -> String,
     /// The optimisations switched on.
     pub optimizations: Optimizations,
+    /// The memory base `B`.
+    pub memory_base: u64,
 }
 
 /// The runtime routines a function may call.
@@ -351,6 +354,19 @@ impl<'a, 'm> Isel<'a, 'm> {
         Ok(())
     }
 
+    /// Whether an address check's `outside` is `address > constant`, used by it alone and
+    /// computed in its block: the check branches on the compare itself.
+    fn uses_one_compare(&self, args: &[Value], block: &[InstId]) -> bool {
+        match args {
+            [Value::Inst(c), address, _] => {
+                self.uses[*c] == 1
+                    && block.contains(c)
+                    && matches!(self.f.insts[*c].op, Op::ICmp(Pred::Ugt, a, Value::Const(_)) if a == *address)
+            }
+            _ => false,
+        }
+    }
+
     /// Marks compares that fold into their only user (a branch or select in the same
     /// block), loads that load zero-extended for their only user, and additions of a
     /// constant whose only user is an address (the constant joins the address's offset).
@@ -367,6 +383,11 @@ impl<'a, 'm> Isel<'a, 'm> {
                             && matches!(self.f.insts[*c].op, Op::ICmp(..)) =>
                     {
                         self.folded[*c] = true;
+                    }
+                    Op::Call { callee: Callee::AddressCheck, args } if self.uses_one_compare(args, &block.insts) => {
+                        if let Value::Inst(c) = args[0] {
+                            self.folded[c] = true;
+                        }
                     }
                     Op::Cast(Cast::ZExt, Value::Inst(l), from)
                         if known_bits
@@ -1109,6 +1130,7 @@ impl<'a, 'm> Isel<'a, 'm> {
                 }
             },
             Callee::MemoryGrow => self.runtime_call(i, Routine::MemoryGrow, args)?,
+            Callee::AddressCheck => self.address_check(i, args)?,
             Callee::Ecalli(index) => {
                 let fixed = self.call_args(args)?;
                 let mut results = self.result_regs(i);
@@ -1136,6 +1158,26 @@ impl<'a, 'm> Isel<'a, 'm> {
             Callee::Intrinsic(name) => return self.intrinsic(i, name, args),
         }
         Ok(false)
+    }
+
+    /// An address check (`address_check`): its value is the address.
+    fn address_check(&mut self, i: InstId, args: &[Value]) -> Result<()> {
+        let [outside, address, reach] = args else {
+            return Err(err("internal error: an address check without its three arguments"));
+        };
+        let a = self.reg(*address)?;
+        let outside = match (outside, self.constant_of(*reach)) {
+            (Value::Inst(c), _) if self.folded[*c] => match self.f.insts[*c].op {
+                Op::ICmp(Pred::Ugt, _, Value::Const(limit)) => Outside::Above(limit),
+                _ => return Err(err("internal error: an address check folded with another compare")),
+            },
+            (flag, _) => Outside::Flag(self.reg(*flag)?),
+        };
+        let reach = self.constant_of(*reach).ok_or_else(|| err("internal error: an address check's reach varies"))?;
+        let zone = (reach <= address_check::ARGS_REACH).then(|| address_check::zone(self.m.memory_base));
+        self.emit(MInst::AddressCheck { address: a, outside, zone });
+        self.values[i] = Some(a);
+        Ok(())
     }
 
     fn runtime_call(&mut self, i: InstId, routine: Routine, args: &[Value]) -> Result<()> {

@@ -54,7 +54,15 @@ pub struct Layout {
 impl Layout {
     /// Lays out the globals of the optimised module. `declared_max` is the memory's
     /// declared maximum in pages.
-    pub fn new(module: &Module<'_>, td: &TargetData, stack_size: u32, declared_max: Option<u64>) -> Result<Self> {
+    /// With `capped`, the memory ends at [`abi::MEMORY_LIMIT`] at most (what wild address
+    /// traps rely on).
+    pub fn new(
+        module: &Module<'_>,
+        td: &TargetData,
+        stack_size: u32,
+        declared_max: Option<u64>,
+        capped: bool,
+    ) -> Result<Self> {
         let mut ro = Vec::new();
         let mut ro_data = Vec::new();
         let mut top = Vec::new();
@@ -120,7 +128,11 @@ impl Layout {
             )));
         }
         let stack_bottom = globals_start - u64::from(stack_size);
+        if stack_bottom - STACK_GUARD - memory_base < abi::MEMORY_LIMIT {
+            return Err(CompileError::new("internal error: the stack reaches below the memory limit"));
+        }
         let layout_max = (stack_bottom - STACK_GUARD - memory_base) / WASM_PAGE;
+        let layout_max = if capped { layout_max.min(abi::MEMORY_LIMIT / WASM_PAGE) } else { layout_max };
         let max_pages = declared_max.map_or(layout_max, |m| m.min(layout_max));
         Ok(Layout { addresses, ro_data, memory_base, globals_size, global_inits, max_pages, stack_size })
     }

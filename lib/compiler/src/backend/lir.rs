@@ -170,6 +170,9 @@ pub enum Callee {
     HostR8,
     /// The `memory.grow` routine.
     MemoryGrow,
+    /// A memory access's address check (`abi::Pseudo::AddressCheck`); `address_check`
+    /// expands every one before instruction selection.
+    AddressCheck,
 }
 
 /// An instruction.
@@ -230,6 +233,43 @@ impl Op {
             Op::Switch { value, .. } => vec![*value],
             Op::Ret(v) => v.iter().copied().collect(),
             Op::Br(_) | Op::Unreachable => vec![],
+        }
+    }
+
+    /// Applies `f` to every value operand, in place.
+    pub fn map_operands(&mut self, mut f: impl FnMut(Value) -> Value) {
+        match self {
+            Op::Binary(_, a, b) | Op::ICmp(_, a, b) => {
+                *a = f(*a);
+                *b = f(*b);
+            }
+            Op::Select(c, a, b) => {
+                *c = f(*c);
+                *a = f(*a);
+                *b = f(*b);
+            }
+            Op::Cast(_, v, _) | Op::Copy(v) | Op::ExtractValue(v, _) => *v = f(*v),
+            Op::Address { base, terms, .. } => {
+                *base = f(*base);
+                for term in terms {
+                    term.0 = f(term.0);
+                }
+            }
+            Op::Load { ptr, .. } => *ptr = f(*ptr),
+            Op::Store { ptr, value, .. } => {
+                *ptr = f(*ptr);
+                *value = f(*value);
+            }
+            Op::Call { args, .. } => args.iter_mut().for_each(|a| *a = f(*a)),
+            Op::Phi(incoming) => incoming.iter_mut().for_each(|i| i.0 = f(i.0)),
+            Op::CondBr(c, ..) => *c = f(*c),
+            Op::Switch { value, .. } => *value = f(*value),
+            Op::Ret(v) => {
+                if let Some(v) = v {
+                    *v = f(*v);
+                }
+            }
+            Op::Br(_) | Op::Unreachable => {}
         }
     }
 

@@ -246,6 +246,26 @@ pub enum MInst {
     },
     /// Trap (terminator).
     Trap,
+    /// An address check (`backend::address_check`): a branch to a rare path emitted at
+    /// the end of the function, which comes back here or traps.
+    AddressCheck {
+        /// The WebAssembly address.
+        address: VReg,
+        /// When the rare path runs.
+        outside: Outside,
+        /// `Some((low, high))`: the rare path comes back when `low <= address < high`
+        /// (canonical 32-bit bounds, the argument zone); `None`: it traps.
+        zone: Option<(u64, u64)>,
+    },
+}
+
+/// When an address check takes its rare path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outside {
+    /// When the address is above this (canonical) limit.
+    Above(u64),
+    /// When this i1 value is 1.
+    Flag(VReg),
 }
 
 impl MInst {
@@ -308,6 +328,12 @@ impl MInst {
                 out.extend(args.iter().map(|&(v, r)| Operand::reg_fixed_use(v, r)));
             }
             MInst::Jump { .. } | MInst::Trap => {}
+            MInst::AddressCheck { address, outside, .. } => {
+                out.push(Operand::reg_use(*address));
+                if let Outside::Flag(flag) = outside {
+                    out.push(Operand::reg_use(*flag));
+                }
+            }
             MInst::Branch { a, b, .. } => {
                 out.push(Operand::reg_use(*a));
                 if let Rhs::Reg(b) = b {
@@ -367,6 +393,13 @@ impl MInst {
                 SwitchKind::Compare { value, .. } => vec![value],
             },
             MInst::Return { values } => values.iter_mut().map(|(v, _)| v).collect(),
+            MInst::AddressCheck { address, outside, .. } => {
+                let flag = match outside {
+                    Outside::Flag(flag) => Some(flag),
+                    Outside::Above(_) => None,
+                };
+                std::iter::once(address).chain(flag).collect()
+            }
         }
     }
 

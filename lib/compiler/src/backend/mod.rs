@@ -1,10 +1,11 @@
 //! The PVM back end: from the optimised LLVM module to a PVM assembly program.
 //!
-//! Phases, each with its own data: memory [`layout`] → [`import`] into [`lir`] →
-//! instruction selection ([`isel`]) into [`mir`], with the copies of [`loop_carried`] →
-//! register allocation (`regalloc2`) →
+//! Phases, each with its own data: memory [`layout`] → [`import`] into [`lir`] (less
+//! the [`address_check`]s that cannot fail) → instruction selection ([`isel`]) into
+//! [`mir`], with the copies of [`loop_carried`] → register allocation (`regalloc2`) →
 //! [`emit`] into `pvm_asm` items, plus the [`runtime`] routines the code calls.
 
+pub mod address_check;
 pub mod emit;
 pub mod import;
 pub mod isel;
@@ -34,6 +35,8 @@ pub struct ModuleFacts {
     pub data: Vec<(u64, Vec<u8>)>,
     /// Stack size in bytes.
     pub stack_size: u32,
+    /// Whether memory accesses are checked ([`crate::Options::wild_address_traps`]).
+    pub wild_address_traps: bool,
     /// Whether instantiation traps (a segment out of bounds).
     pub instantiation_traps: bool,
     /// The readable name (WebAssembly name section, export, else `func[N]`) of each
@@ -51,8 +54,11 @@ pub fn compile(
     optimizations: Optimizations,
 ) -> Result<(Program, Layout)> {
     let td = inkwell::targets::TargetData::create(crate::optimize::DATA_LAYOUT);
-    let layout = Layout::new(module, &td, facts.stack_size, facts.maximum_pages)?;
-    let lir = import::import(module, &layout, &td)?;
+    let layout = Layout::new(module, &td, facts.stack_size, facts.maximum_pages, facts.wild_address_traps)?;
+    let mut lir = import::import(module, &layout, &td)?;
+    for function in &mut lir.functions {
+        address_check::resolve(function, layout.memory_base);
+    }
     // A module whose instantiation traps never runs with its memory image.
     let segments: Vec<(u64, &[u8])> = if facts.instantiation_traps {
         Vec::new()
@@ -100,6 +106,7 @@ pub fn compile(
         host_r8_slot: layout.address(abi::HOST_R8_SLOT),
         runtime: &mut runtime_label,
         optimizations,
+        memory_base: layout.memory_base,
     };
     let context = emit::EmitContext {
         globals_size: layout.globals_size,

@@ -9,7 +9,7 @@ use crate::error::{CompileError, Result};
 use crate::options::{EntryKind, Options};
 use crate::wasm::module::{DataPlacement, ExportKind, Module, Signature, ValType};
 use crate::wasm::softfloat;
-use inkwell::attributes::AttributeLoc;
+use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::builder::{Builder, BuilderError};
 use inkwell::context::Context;
 use inkwell::intrinsics::Intrinsic;
@@ -95,6 +95,8 @@ pub struct ModuleEnv<'c> {
     pub expect_i1: FunctionValue<'c>,
     /// The `memory.grow` runtime routine.
     pub memory_grow: FunctionValue<'c>,
+    /// The address check of every memory access ([`Pseudo::AddressCheck`]).
+    pub address_check: FunctionValue<'c>,
     /// The table, when functions change it.
     pub mutable_table: Option<MutableTable<'c>>,
     globals: Vec<GlobalSlot<'c>>,
@@ -135,6 +137,17 @@ impl<'c> ModuleEnv<'c> {
             i32.fn_type(&[i32.into()], false),
             Some(Linkage::External),
         );
+        // No memory access and no unwinding, but it may not return (it traps): LLVM
+        // merges the checks of one address and keeps every one it cannot merge.
+        let address_check = module.add_function(
+            &Pseudo::AddressCheck.symbol(),
+            i32.fn_type(&[bool.into(), i32.into(), i32.into()], false),
+            Some(Linkage::External),
+        );
+        for name in ["readnone", "nounwind"] {
+            let attribute = context.create_enum_attribute(Attribute::get_named_enum_kind_id(name), 0);
+            address_check.add_attribute(AttributeLoc::Function, attribute);
+        }
 
         let mut env = ModuleEnv {
             context,
@@ -148,6 +161,7 @@ impl<'c> ModuleEnv<'c> {
             trap,
             expect_i1,
             memory_grow,
+            address_check,
             mutable_table: None,
             globals: Vec::new(),
             memory,

@@ -1,7 +1,8 @@
 //! Memory instructions (loads, stores, `memory.*`, `data.drop`) and table instructions
-//! (`table.*`, `elem.drop`): addresses, wrap checks and range checks.
+//! (`table.*`, `elem.drop`): addresses, address checks and range checks.
 
 use super::{BuildResult, FunctionTranslator, llvm};
+use crate::abi;
 use crate::error::Result;
 use crate::ffi;
 use crate::wasm::module::ValType;
@@ -9,11 +10,12 @@ use inkwell::IntPredicate;
 use inkwell::values::{GlobalValue, IntValue, PointerValue};
 use wasmparser::{MemArg, Operator};
 
-/// The limits that wrap checks use, smallest first: an access whose offset plus size is
-/// at most `g` checks `address <= 2^32 - g`, so accesses to one address with offsets in
-/// the same tier share one check, and `-g` fits a one- or two-byte immediate. Addresses
-/// above `2^32 - 2^16` are out of bounds anyway (linear memory ends far below 4 GiB).
-const WRAP_GUARDS: [u64; 3] = [0x80, 0x8000, 0x1_0000];
+/// The reaches address checks use, smallest first: an access whose offset plus size is at
+/// most `g` is checked for `g` bytes from its address, so accesses to one address with
+/// offsets in the same tier share one check (larger offsets get their own). Without wild
+/// address traps the check is `address <= 2^32 - g`, where `-g` fits a one- or two-byte
+/// immediate.
+const CHECK_TIERS: [u64; 3] = [0x80, 0x8000, 0x1_0000];
 
 impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
     /// Translates a memory or table instruction; `false` if `op` is not one.
@@ -147,22 +149,35 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
         Ok(true)
     }
 
-    /// The pointer for an access of `size` bytes at `address + memarg.offset`, with the
-    /// check that keeps the effective address from wrapping past 2^32.
+    /// The pointer for an access of `size` bytes at `address + memarg.offset`, after the
+    /// check that keeps it inside linear memory (docs/memory.md): by default every access
+    /// is checked ([`abi::Pseudo::AddressCheck`], expanded by the back end); with
+    /// `--no-wild-address-traps` only those with an offset, against wrapping past 2^32.
     fn address(&mut self, address: IntValue<'c>, memarg: &MemArg, size: u64) -> Result<PointerValue<'c>> {
         let offset = memarg.offset;
-        if offset > 0 {
-            let end = offset + size;
-            let guard = WRAP_GUARDS.into_iter().find(|&g| end <= g).unwrap_or(end);
-            let limit = (1u64 << 32).saturating_sub(guard);
-            if end > 1 << 32 {
-                self.trap_here().map_err(llvm)?;
-                return Ok(self.env.memory_base());
-            }
-            let wraps =
-                self.builder.build_int_compare(IntPredicate::UGT, address, self.i32c(limit), "").map_err(llvm)?;
-            self.trap_if(wraps).map_err(llvm)?;
+        let end = offset + size;
+        let largest = if self.env.options.wild_address_traps { abi::MEMORY_LIMIT } else { 1 << 32 };
+        if end > largest {
+            // Past the largest memory whatever the address.
+            self.trap_here().map_err(llvm)?;
+            return Ok(self.env.memory_base());
         }
+        let reach = CHECK_TIERS.into_iter().find(|&g| end <= g).unwrap_or(end);
+        let address = if self.env.options.wild_address_traps {
+            let limit = self.i32c(abi::MEMORY_LIMIT - reach);
+            let outside = self.builder.build_int_compare(IntPredicate::UGT, address, limit, "").map_err(llvm)?;
+            let args = [outside.into(), address.into(), self.i32c(reach).into()];
+            let call = self.builder.build_call(self.env.address_check, &args, "").map_err(llvm)?;
+            call.try_as_basic_value().basic().expect("the address check returns the address").into_int_value()
+        } else {
+            if offset > 0 {
+                let limit = (1u64 << 32) - reach;
+                let wraps =
+                    self.builder.build_int_compare(IntPredicate::UGT, address, self.i32c(limit), "").map_err(llvm)?;
+                self.trap_if(wraps).map_err(llvm)?;
+            }
+            address
+        };
         let base = ffi::byte_gep(&self.builder, self.env.memory_base(), address).map_err(llvm)?;
         if offset == 0 {
             return Ok(base);

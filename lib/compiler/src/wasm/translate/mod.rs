@@ -3,8 +3,9 @@
 //!
 //! Locals and block values live in allocas that LLVM's SSA promotion turns into phis.
 //! Every WebAssembly trap is explicit control flow to `llvm.trap` (division by zero,
-//! signed overflow, out-of-range table index, memory offsets that would wrap the 32-bit
-//! address space), so LLVM never sees undefined behaviour. The translator reads the
+//! signed overflow, out-of-range table index), or an address check that the back end
+//! expands (a memory access outside linear memory), so LLVM never sees undefined
+//! behaviour. The translator reads the
 //! declarations of [`ModuleEnv`] and declares nothing itself.
 
 mod control;

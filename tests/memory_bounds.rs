@@ -1,0 +1,237 @@
+//! WebAssembly's memory guarantees at every boundary of the PVM address space
+//! (docs/memory.md): loads and stores of every width, with small, large and wrapping
+//! offsets, at the last bytes of memory and one past them, at the largest memory the
+//! layout allows, at addresses that would land on the stack, the globals, the arguments
+//! and the read-only data, and at addresses whose sum with the offset wraps past 4 GiB —
+//! on `wasmi` and through the compiler (harness entry) on the runner: the same values
+//! and a trap wherever `wasmi` traps, before and after `memory.grow`. The arguments `main`
+//! is given are the one documented exception: they read as the arguments.
+
+mod support;
+
+use pvm_runner::{InputForm, Status};
+use support::{Instance, Outcome, compile_jam, harness_options};
+use wasmi::{Engine, Linker, Module, Store, Val};
+
+/// Loads and stores of every width and offset kind; a global and a passive data segment
+/// (read-only data) so that every region exists.
+fn module(memory: &str) -> String {
+    format!(
+        r#"(module
+  (memory {memory})
+  (global $g (mut i64) (i64.const 0x1122334455667788))
+  (data $d "\de\ad\be\ef\01\02\03\04")
+  (func (export "load8") (param i32) (result i32) (i32.load8_u (local.get 0)))
+  (func (export "load16") (param i32) (result i32) (i32.load16_s offset=1 (local.get 0)))
+  (func (export "load32") (param i32) (result i32) (i32.load (local.get 0)))
+  (func (export "load64") (param i32) (result i64) (i64.load (local.get 0)))
+  (func (export "load64_guard") (param i32) (result i64) (i64.load offset=0xfff8 (local.get 0)))
+  (func (export "load32_large") (param i32) (result i32) (i32.load offset=0x12345 (local.get 0)))
+  (func (export "load8_wrap") (param i32) (result i32) (i32.load8_u offset=0xffff0000 (local.get 0)))
+  (func (export "load64_top") (param i32) (result i64) (i64.load offset=0xfffffff8 (local.get 0)))
+  (func (export "store8") (param i32) (i32.store8 (local.get 0) (i32.const 0x5a)))
+  (func (export "store32_offset") (param i32) (i32.store offset=0x10 (local.get 0) (i32.const -1)))
+  (func (export "store64") (param i32) (i64.store (local.get 0) (i64.const -1)))
+  (func (export "store64_large") (param i32) (i64.store offset=0x20000 (local.get 0) (i64.const -1)))
+  (func (export "store16_wrap") (param i32) (i32.store16 offset=0xfffffff0 (local.get 0) (i32.const -1)))
+  (func (export "global") (result i64) (global.get $g))
+  (func (export "bump") (global.set $g (i64.add (global.get $g) (i64.const 1))))
+  (func (export "init") (param i32) (memory.init $d (local.get 0) (i32.const 0) (i32.const 8)))
+  (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))"#
+    )
+}
+
+/// The exported functions that take an address, by export position.
+const ACCESSES: [(&str, usize); 14] = [
+    ("load8", 0),
+    ("load16", 1),
+    ("load32", 2),
+    ("load64", 3),
+    ("load64_guard", 4),
+    ("load32_large", 5),
+    ("load8_wrap", 6),
+    ("load64_top", 7),
+    ("store8", 8),
+    ("store32_offset", 9),
+    ("store64", 10),
+    ("store64_large", 11),
+    ("store16_wrap", 12),
+    ("init", 15),
+];
+const GLOBAL: usize = 13;
+const BUMP: usize = 14;
+const GROW: usize = 16;
+
+/// Addresses at every boundary: of the current memory (`size` bytes) and of every region
+/// (`support::region_edges`), each with neighbours and with the offsets above subtracted
+/// (so that address + offset lands there).
+fn boundary_addresses(size: u64, compiled: &pvm_compiler::Compiled) -> Vec<u32> {
+    let edges: Vec<u64> = [0, size, 1 << 31].into_iter().chain(support::region_edges(compiled)).collect();
+    let offsets = [0u64, 1, 0x10, 0xfff8, 0x1_0000, 0x12345, 0x2_0000, 0xffff_0000, 0xffff_fff0, 0xffff_fff8];
+    let nudges = [-0x1_0000i64, -9, -8, -4, -2, -1, 0, 1, 2, 7, 8, 0xfff8];
+    let mut out: Vec<u32> = edges
+        .iter()
+        .flat_map(|&e| offsets.iter().map(move |&o| e.wrapping_sub(o)))
+        .flat_map(|a| nudges.iter().map(move |&n| a.wrapping_add(n as u64) as u32))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// What wasmi does: `None` for a trap.
+fn reference(store: &mut Store<()>, instance: &wasmi::Instance, name: &str, args: &[Val]) -> Option<Vec<u64>> {
+    let func = instance.get_func(&*store, name).unwrap();
+    let mut results = vec![Val::I64(0); func.ty(&*store).results().len()];
+    func.call(&mut *store, args, &mut results).ok()?;
+    Some(
+        results
+            .iter()
+            .map(|v| match v {
+                Val::I32(x) => *x as u32 as u64,
+                Val::I64(x) => *x as u64,
+                other => panic!("unexpected result {other:?}"),
+            })
+            .collect(),
+    )
+}
+
+/// Our outcome in wasmi's terms, results cut to their widths.
+fn ours(outcome: Outcome, widths: &[u32]) -> Option<Vec<u64>> {
+    match outcome {
+        Outcome::Values(v) => {
+            Some(v.iter().zip(widths).map(|(v, w)| if *w == 32 { v & 0xffff_ffff } else { *v }).collect())
+        }
+        Outcome::Trap => None,
+        other => panic!("neither values nor a trap: {other:?}"),
+    }
+}
+
+/// Runs every access at every boundary address on both engines; returns (calls compared,
+/// traps seen).
+fn compare(memory: &str) -> (usize, usize) {
+    let text = module(memory);
+    let (jam, compiled) = compile_jam(text.as_bytes(), &harness_options()).unwrap();
+    let engine = Engine::default();
+    let wasm = wat::parse_str(&text).unwrap();
+    let mut store = Store::new(&engine, ());
+    let theirs = Linker::<()>::new(&engine).instantiate_and_start(&mut store, &Module::new(&engine, &wasm).unwrap());
+    let theirs = theirs.unwrap();
+    let names: Vec<String> = wasmparser::Parser::new(0)
+        .parse_all(&wasm)
+        .flatten()
+        .filter_map(|p| match p {
+            wasmparser::Payload::ExportSection(r) => Some(r.into_iter().flatten().map(|e| e.name.to_string())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    for (name, index) in ACCESSES {
+        assert_eq!(names[index], name, "export order");
+    }
+    let mut instance = Instance::start(&jam, &compiled, names.clone(), vec![]).expect("instantiates");
+    let (mut calls, mut traps) = (0, 0);
+    let mut check = |index: usize, args: &[u64], store: &mut Store<()>, instance: &mut Instance| {
+        let name = &names[index];
+        let vals: Vec<Val> = args.iter().map(|&a| Val::I32(a as i32)).collect();
+        let func = theirs.get_func(&*store, name).unwrap();
+        let widths: Vec<u32> =
+            func.ty(&*store).results().iter().map(|t| if *t == wasmi::ValType::I32 { 32 } else { 64 }).collect();
+        let want = reference(store, &theirs, name, &vals);
+        let have = ours(instance.call(index, args), &widths);
+        assert_eq!(have, want, "{memory}: {name}({args:#x?})");
+        calls += 1;
+        traps += usize::from(want.is_none());
+        want
+    };
+    for grow in [0, 1, 3] {
+        let pages = check(GROW, &[grow], &mut store, &mut instance).expect("grow returns");
+        assert_ne!(pages[0], 0xffff_ffff, "{memory}: grows by {grow}");
+        let size = (pages[0] + grow) * 0x1_0000;
+        for address in boundary_addresses(size, &compiled) {
+            for (_, index) in ACCESSES {
+                check(index, &[u64::from(address)], &mut store, &mut instance);
+                // Nothing outside linear memory changed: the global (in the globals area)
+                // and the stack (the harness loop's frame) are intact.
+                check(BUMP, &[], &mut store, &mut instance);
+                check(GLOBAL, &[], &mut store, &mut instance);
+            }
+        }
+    }
+    (calls, traps)
+}
+
+#[test]
+fn out_of_bounds_accesses_trap_at_every_boundary_as_in_wasmi() {
+    // No declared maximum (the largest memory the layout allows), and a small maximum.
+    for memory in ["1", "1 8"] {
+        let (calls, traps) = compare(memory);
+        println!("memory {memory}: {calls} calls agree with wasmi, {traps} of them traps");
+        assert!(calls >= 30_000, "{memory}: only {calls} calls compared");
+        assert!(traps >= 5_000, "{memory}: only {traps} traps compared");
+    }
+}
+
+/// `main` reading its arguments, one past the argument area, below it, and writing them.
+#[test]
+fn main_reads_its_arguments_and_nothing_around_them() {
+    let main = |body: &str| {
+        format!(
+            r#"(module (memory 1)
+                 (func (export "main") (param $ptr i32) (param $len i32) (result i64)
+                   {body}
+                   (i64.const 0x800000000)))"#
+        )
+    };
+    let run = |body: &str, args: &[u8]| -> (Status, Vec<u8>) {
+        let options = pvm_compiler::Options::default();
+        let (jam, _) = compile_jam(main(body).as_bytes(), &options).unwrap();
+        let mut vm = pvm_runner::Instance::load(&jam, InputForm::Jam, args, 1_000_000).unwrap();
+        let status = vm.run();
+        (status, if status == Status::Halt { vm.result() } else { vec![] })
+    };
+    let args = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+    let read = "(i64.store (i32.const 0) (i64.load offset=1 (local.get $ptr)))";
+    assert_eq!(run(read, &args), (Status::Halt, vec![2, 3, 4, 5, 6, 7, 8, 9]));
+    let read_last = "(i64.store (i32.const 0) (i64.load8_u (i32.add (local.get $ptr) (i32.const 8))))";
+    assert_eq!(run(read_last, &args), (Status::Halt, vec![9, 0, 0, 0, 0, 0, 0, 0]));
+    for outside in [
+        // Below the arguments: the unmapped gap above the stack.
+        "(drop (i64.load (i32.sub (local.get $ptr) (i32.const 8))))",
+        // Past the argument area.
+        "(drop (i32.load8_u (i32.add (local.get $ptr) (i32.const 0x1000000))))",
+        // Writing the arguments.
+        "(i32.store8 (local.get $ptr) (i32.const 0))",
+        "(i64.store offset=8 (local.get $ptr) (i64.const 0))",
+    ] {
+        let (status, _) = run(outside, &args);
+        assert!(matches!(status, Status::Panic | Status::Fault(_)), "{outside}: {status:?}");
+    }
+}
+
+/// What `--no-wild-address-traps` gives up: without the checks, a store far out of bounds
+/// lands on the globals (and a load reads them) instead of trapping.
+#[test]
+fn without_wild_address_traps_a_wild_store_reaches_the_globals() {
+    let text = module("1");
+    // An instance, and the WebAssembly address that lands on global $g.
+    let start = |options: &pvm_compiler::Options| {
+        let (jam, compiled) = compile_jam(text.as_bytes(), options).unwrap();
+        let names = (0..=GROW).map(|i| format!("export{i}")).collect();
+        let instance = Instance::start(&jam, &compiled, names, vec![]).expect("instantiates");
+        (instance, compiled.global_addresses[&0].wrapping_sub(compiled.memory_base) & 0xffff_ffff)
+    };
+    const STORE64: usize = 10;
+    const LOAD64: usize = 3;
+    let initial = Some(vec![0x1122_3344_5566_7788]);
+    let (mut unchecked, wild) = start(&pvm_compiler::Options { wild_address_traps: false, ..harness_options() });
+    assert_eq!(ours(unchecked.call(GLOBAL, &[]), &[64]), initial);
+    assert_eq!(ours(unchecked.call(STORE64, &[wild]), &[]), Some(vec![]));
+    assert_eq!(ours(unchecked.call(GLOBAL, &[]), &[64]), Some(vec![u64::MAX]));
+    assert_eq!(ours(unchecked.call(LOAD64, &[wild]), &[64]), Some(vec![u64::MAX]));
+    // With the checks (the default), the same store and load trap and the global is intact.
+    let (mut checked, wild) = start(&harness_options());
+    assert_eq!(checked.call(STORE64, &[wild]), Outcome::Trap);
+    assert_eq!(checked.call(LOAD64, &[wild]), Outcome::Trap);
+    assert_eq!(ours(checked.call(GLOBAL, &[]), &[64]), initial);
+}
