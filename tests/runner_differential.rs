@@ -62,3 +62,18 @@ fn test_vector_programs_agree_with_the_reference() {
         assert_eq!(&run_ours(job), reference, "program {}", support::hex(&job.program));
     }
 }
+
+/// The reference batch helper refuses a reply with fewer outcomes than programs (the
+/// callers pair programs and outcomes up, which would otherwise compare only a prefix).
+#[test]
+#[should_panic(expected = "run-batch.mjs returned 2 outcomes for 3 inputs")]
+fn a_reply_with_fewer_outcomes_than_programs_fails() {
+    support::one_outcome_each("run-batch.mjs", vec!["halt", "panic"], 3);
+}
+
+/// A harness that checked fewer cases than its floor fails.
+#[test]
+#[should_panic(expected = "only 917 calls compared (at least 918 expected)")]
+fn a_harness_below_its_floor_fails() {
+    support::assert_floor("calls compared", 917, 918);
+}

@@ -280,6 +280,13 @@ pub fn one_outcome_each<T>(oracle: &str, replies: Vec<T>, asked: usize) -> Vec<T
     replies
 }
 
+/// Checks that a harness checked at least `floor` things (assertions passed, calls or
+/// instructions compared): a harness that silently skips or loses cases fails here
+/// instead of passing with fewer.
+pub fn assert_floor(what: &str, count: usize, floor: usize) {
+    assert!(count >= floor, "only {count} {what} (at least {floor} expected)");
+}
+
 /// WebAssembly addresses at the edges of every region of a compiled program's address
 /// space (docs/memory.md): the largest memory, the stack and globals, the arguments, the
 /// read-only data and the top of the 32-bit space (`1 << 32`, which wraps to 0).

@@ -133,6 +133,16 @@ pub fn compile(
         let allocation = regalloc2::run(&mfunction, &env, &options).map_err(|e| {
             CompileError::new(format!("internal error: register allocation failed: {e:?}")).in_function(&function.name)
         })?;
+        // Builds with debug assertions (the `checked` profile, tests/checked.rs) verify
+        // every allocation.
+        if cfg!(debug_assertions) {
+            let mut checker = regalloc2::checker::Checker::new(&mfunction, &env);
+            checker.prepare(&allocation);
+            checker.run().map_err(|e| {
+                CompileError::new(format!("internal error: the register allocation checker found {e:?}"))
+                    .in_function(&function.name)
+            })?;
+        }
         if checked && table_functions.contains(function.name.as_str()) {
             let signature = facts.table.iter().flatten().find(|(n, _)| n == &function.name).map_or(0, |(_, s)| *s);
             start = indirect_entry(&function.name);
