@@ -24,7 +24,7 @@ fn checked_wasm2pvm() -> PathBuf {
 
 /// The assembly `wasm2pvm` (the given build) writes for `module` with `flags`; panics
 /// with the module, the status and the error unless it succeeds.
-fn compile_with(wasm2pvm: &Path, module: &Path, flags: &[&str]) -> String {
+fn compile_with(wasm2pvm: &Path, module: &Path, flags: &[String]) -> String {
     let output = Command::new(wasm2pvm).args(flags).arg(module).output().expect("wasm2pvm runs");
     assert!(
         output.status.success(),
@@ -38,17 +38,17 @@ fn compile_with(wasm2pvm: &Path, module: &Path, flags: &[&str]) -> String {
 }
 
 /// The sample: every `.wat` program of the bench, and the nested interpreter.
-fn sample() -> Vec<(PathBuf, Vec<&'static str>)> {
+fn sample() -> Vec<(PathBuf, Vec<String>)> {
     let mut programs: Vec<PathBuf> = std::fs::read_dir(support::shared().join("bench"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "wat"))
         .collect();
     programs.sort();
-    let mut sample: Vec<(PathBuf, Vec<&str>)> = programs.into_iter().map(|p| (p, vec![])).collect();
+    let mut sample: Vec<(PathBuf, Vec<String>)> = programs.into_iter().map(|p| (p, vec![])).collect();
     let imports = support::root().join("scripts/anan-as-imports.txt");
     let interpreter = support::root().join("vendor/node_modules/@fluffylabs/anan-as/dist/build/compiler.wasm");
-    sample.push((interpreter, vec!["--imports", imports.to_str().unwrap()]));
+    sample.push((interpreter, vec!["--imports".to_string(), imports.display().to_string()]));
     sample
 }
 
@@ -63,7 +63,7 @@ fn the_checked_compiler_agrees_with_the_release_build_on_a_sample() {
         assert_eq!(compile_with(&checked, module, flags), theirs, "{}", module.display());
         // And without the address checks, the other shape of the code.
         let mut unchecked = flags.clone();
-        unchecked.push("--no-wild-address-traps");
+        unchecked.push("--no-wild-address-traps".to_string());
         assert_eq!(compile_with(&checked, module, &unchecked), compile_with(release, module, &unchecked));
     }
 }
