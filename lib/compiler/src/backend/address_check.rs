@@ -40,6 +40,43 @@ fn check_of(inst: &Inst) -> Option<(Value, Value, Value)> {
     }
 }
 
+/// The checks of `f` that only stores use (indexed by instruction): an address in the
+/// argument zone is of no use to them, since a store there faults, so their rare path
+/// traps at once. A check counts as read from when anything but the address of a store
+/// uses it, directly or through an address computation.
+pub fn store_only(f: &Function) -> Vec<bool> {
+    let mut stored_only: Vec<bool> = f.insts.iter().map(|inst| check_of(inst).is_some()).collect();
+    for block in &f.blocks {
+        for &i in &block.insts {
+            let read: Vec<Value> = match &f.insts[i].op {
+                Op::Store { value, .. } => vec![*value],
+                // Its terms are followed to its users.
+                Op::Address { .. } => Vec::new(),
+                op => op.operands(),
+            };
+            for v in read {
+                mark_carried(f, v, &mut stored_only);
+            }
+        }
+    }
+    stored_only
+}
+
+/// Marks as read from the checks `v` carries: itself, or the terms of an address.
+fn mark_carried(f: &Function, v: Value, stored_only: &mut [bool]) {
+    if let Value::Inst(i) = v {
+        match &f.insts[i].op {
+            Op::Address { .. } => {
+                for term in f.insts[i].op.operands() {
+                    mark_carried(f, term, stored_only);
+                }
+            }
+            _ if check_of(&f.insts[i]).is_some() => stored_only[i] = false,
+            _ => {}
+        }
+    }
+}
+
 /// Drops the checks of `f` that cannot fail, for a memory based at `memory_base`: those
 /// LLVM proved never outside, and those of a constant address in the argument zone (the
 /// arguments `main` reads where LLVM knows their address). Their users use the address.

@@ -44,6 +44,11 @@ struct Emitter<'a> {
     position: Vec<usize>,
     /// The rare paths of address checks, emitted after the function's blocks.
     rare_paths: Vec<Item>,
+    /// Address checks emitted so far (they name their rare paths).
+    checks: usize,
+    /// Whether an address check branches to the trap shared by the function's checks,
+    /// emitted after the rare paths.
+    trap_used: bool,
 }
 
 fn op(opcode: Opcode, operands: Vec<Operand>) -> Item {
@@ -191,6 +196,8 @@ pub fn emit(f: &MFunction, out: &Output, ctx: &EmitContext<'_>) -> Result<Emitte
         next,
         position,
         rare_paths: Vec::new(),
+        checks: 0,
+        trap_used: false,
     };
     e.items.push(Item::Label(f.name.clone()));
     if f.is_entry {
@@ -209,6 +216,9 @@ pub fn emit(f: &MFunction, out: &Output, ctx: &EmitContext<'_>) -> Result<Emitte
     }
     let mut items = e.items;
     items.extend(e.rare_paths);
+    if e.trap_used {
+        items.extend([Item::Label(format!("{}.trap", f.name)), op(Opcode::Trap, vec![])]);
+    }
     Ok(Emitted { items, aliases })
 }
 
@@ -461,29 +471,40 @@ impl Emitter<'_> {
             MInst::Trap => self.push(Opcode::Trap, vec![]),
             MInst::AddressCheck { outside, zone, .. } => {
                 let address = reg(0)?;
-                let k = self.rare_paths.len();
-                let rare = format!("{}.c{k}", self.f.name);
+                // A check that may let an argument through has a rare path of its own;
+                // the others share the function's trap.
+                let rare = match zone {
+                    Some(_) => format!("{}.c{}", self.f.name, self.checks),
+                    None => self.shared_trap(),
+                };
+                self.checks += 1;
                 match outside {
                     Outside::Above(limit) => {
                         self.push(Opcode::BranchGtUImm, vec![r(address), imm(*limit), Operand::label(&rare)])
                     }
                     Outside::Flag(_) => self.push(Opcode::BranchNeImm, vec![r(reg(1)?), imm(0), Operand::label(&rare)]),
                 }
-                self.rare_paths.push(Item::Label(rare.clone()));
                 if let Some((low, high)) = zone {
                     // Back to the access when the address is in the argument zone.
-                    let (back, trap) = (format!("{rare}.back"), format!("{rare}.trap"));
+                    let back = format!("{rare}.back");
+                    let trap = self.shared_trap();
                     self.items.push(Item::Label(back.clone()));
                     self.rare_paths.extend([
+                        Item::Label(rare),
                         op(Opcode::BranchGeUImm, vec![r(address), imm(*high), Operand::label(&trap)]),
                         op(Opcode::BranchGeUImm, vec![r(address), imm(*low), Operand::label(&back)]),
-                        Item::Label(trap),
+                        op(Opcode::Trap, vec![]),
                     ]);
                 }
-                self.rare_paths.push(op(Opcode::Trap, vec![]));
             }
         }
         Ok(())
+    }
+
+    /// The label of the trap the function's address checks share.
+    fn shared_trap(&mut self) -> String {
+        self.trap_used = true;
+        format!("{}.trap", self.f.name)
     }
 
     fn branch(&mut self, pred: Pred, a: Reg, rhs: BranchRhs, target: usize) {

@@ -97,6 +97,8 @@ struct Isel<'a, 'm> {
     /// A call that always traps and the instructions after it in its block: never
     /// executed.
     unreachable: Vec<bool>,
+    /// The address checks only stores use (`address_check::store_only`).
+    store_only: Vec<bool>,
 }
 
 /// Selects instructions for one function.
@@ -105,6 +107,7 @@ pub fn select(f: &lir::Function, is_entry: bool, m: &mut ModuleInfo<'_>) -> Resu
         f,
         m,
         uses: f.use_counts(),
+        store_only: address_check::store_only(f),
         values: vec![None; f.insts.len()],
         aggregates: HashMap::new(),
         addresses: HashMap::new(),
@@ -1174,7 +1177,8 @@ impl<'a, 'm> Isel<'a, 'm> {
             (flag, _) => Outside::Flag(self.reg(*flag)?),
         };
         let reach = self.constant_of(*reach).ok_or_else(|| err("internal error: an address check's reach varies"))?;
-        let zone = (reach <= address_check::ARGS_REACH).then(|| address_check::zone(self.m.memory_base));
+        let reads = !self.store_only[i];
+        let zone = (reads && reach <= address_check::ARGS_REACH).then(|| address_check::zone(self.m.memory_base));
         self.emit(MInst::AddressCheck { address: a, outside, zone });
         self.values[i] = Some(a);
         Ok(())
