@@ -1,26 +1,16 @@
-//! The compiler with its invariants checked: `wasm2pvm` built with the `checked` profile
-//! (debug assertions, overflow checks, and regalloc2's checker on every register
-//! allocation; `scripts/test.sh` builds it first) compiles a sample of modules — every
-//! program of `../shared/bench` and the anan-as interpreter, `compiler.wasm` — and must
-//! succeed with exactly the release build's output. A violated invariant surfaces here as
-//! a failed run naming the module and the error.
+//! The compiler with its invariants checked. Its crate is built with debug assertions and
+//! overflow checks in release builds too (Cargo.toml), so every test that compiles runs
+//! them; here `wasm2pvm --verify-allocation` adds regalloc2's SSA validation and checker
+//! on every function of a sample — every `.wat` program of `../shared/bench` and the
+//! anan-as interpreter, `compiler.wasm` — with and without the address checks, and must
+//! produce exactly the output of a run without it. A violated invariant surfaces here as a
+//! failed run naming the module and the error. (The checker's own failure and an overflow
+//! are shown by unit tests of the compiler crate, `backend::tests`.)
 
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// The `checked` build of `wasm2pvm`, beside the release build this test runs with.
-fn checked_wasm2pvm() -> PathBuf {
-    let release = Path::new(env!("CARGO_BIN_EXE_wasm2pvm"));
-    let binary = release.parent().and_then(Path::parent).expect("target/release").join("checked/wasm2pvm");
-    assert!(
-        binary.is_file(),
-        "{} is missing: build it with `cargo build --profile checked --bin wasm2pvm` (scripts/test.sh does)",
-        binary.display()
-    );
-    binary
-}
 
 /// The assembly `wasm2pvm` (the given build) writes for `module` with `flags`; panics
 /// with the module, the status and the error unless it succeeds.
@@ -54,25 +44,25 @@ fn sample() -> Vec<(PathBuf, Vec<String>)> {
 
 #[test]
 fn the_checked_compiler_agrees_with_the_release_build_on_a_sample() {
-    let checked = checked_wasm2pvm();
-    let release = Path::new(env!("CARGO_BIN_EXE_wasm2pvm"));
+    let wasm2pvm = Path::new(env!("CARGO_BIN_EXE_wasm2pvm"));
     let sample = sample();
     assert_eq!(sample.len(), 11, "the bench's 10 .wat programs and compiler.wasm");
     for (module, flags) in &sample {
-        let theirs = compile_with(release, module, flags);
-        assert_eq!(compile_with(&checked, module, flags), theirs, "{}", module.display());
         // And without the address checks, the other shape of the code.
-        let mut unchecked = flags.clone();
-        unchecked.push("--no-wild-address-traps".to_string());
-        assert_eq!(compile_with(&checked, module, &unchecked), compile_with(release, module, &unchecked));
+        let unchecked: Vec<String> = flags.iter().cloned().chain(["--no-wild-address-traps".to_string()]).collect();
+        for flags in [flags, &unchecked] {
+            let verified: Vec<String> = flags.iter().cloned().chain(["--verify-allocation".to_string()]).collect();
+            let plain = compile_with(wasm2pvm, module, flags);
+            assert_eq!(compile_with(wasm2pvm, module, &verified), plain, "{} {flags:?}", module.display());
+        }
     }
 }
 
 /// A failed run of the checked compiler fails the test, naming the module and the error.
 #[test]
-#[should_panic(expected = "invalid.wasm (exit status: 1): error: invalid.wasm")]
+#[should_panic(expected = "invalid.wasm (exit status: 1): wasm2pvm: ")]
 fn a_failing_run_of_the_checked_compiler_fails() {
     let module = support::scratch_dir("checked").join("invalid.wasm");
     std::fs::write(&module, b"\0asm\x01\0\0\0\x01").unwrap();
-    compile_with(&checked_wasm2pvm(), &module, &[]);
+    compile_with(Path::new(env!("CARGO_BIN_EXE_wasm2pvm")), &module, &["--verify-allocation".to_string()]);
 }

@@ -44,6 +44,10 @@ struct Cli {
     /// data instead of trapping (docs/memory.md).
     #[arg(long)]
     no_wild_address_traps: bool,
+    /// Verify every function's register allocation with regalloc2's checker (slow; an
+    /// error names the function).
+    #[arg(long)]
+    verify_allocation: bool,
     /// Stack size in bytes (at most 16773120, what the SPI allows).
     #[arg(long, default_value_t = 64 * 1024, value_parser = clap::value_parser!(u32).range(..=i64::from(MAX_STACK_SIZE)))]
     stack_size: u32,
@@ -112,6 +116,7 @@ fn run(cli: &Cli) -> Result<(), String> {
         trap_floats: cli.trap_floats,
         strict_imports: cli.strict_imports,
         wild_address_traps: !cli.no_wild_address_traps,
+        verify_allocation: cli.verify_allocation,
         stack_size: cli.stack_size,
         entries: cli.entries.clone(),
         gray_paper_result: cli.gp,

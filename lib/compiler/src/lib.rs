@@ -151,7 +151,7 @@ fn compile_module(module: &wasm::module::Module, options: &Options) -> Result<Co
             .collect(),
         gray_paper_result: options.gray_paper_result,
     };
-    let (program, layout) = backend::compile(ir.module(), &facts, options.optimizations)?;
+    let (program, layout) = backend::compile(ir.module(), &facts, options.optimizations, options.verify_allocation)?;
     let global_addresses = (0..module.globals.len() as u32)
         .filter_map(|g| layout.address(&wasm::env::global_name(g)).map(|a| (g, a)))
         .collect();

@@ -182,6 +182,9 @@ pub struct Options {
     /// offset are checked (against wrapping past 4 GiB), and an address far out of bounds
     /// may reach the stack, the globals, the arguments or the read-only data.
     pub wild_address_traps: bool,
+    /// Validate the SSA form of every function and verify its register allocation with
+    /// regalloc2's checker (`--verify-allocation`; slow, for tests: tests/checked.rs).
+    pub verify_allocation: bool,
     /// What the program does when it starts.
     pub entry: EntryKind,
     /// The exported functions entered at pc 0, 5, 10, … (`--entry`); empty for the
@@ -219,6 +222,7 @@ impl Default for Options {
             imported_table_size: None,
             stack_size: 64 * 1024,
             wild_address_traps: true,
+            verify_allocation: false,
             entry: EntryKind::Main,
             entries: Vec::new(),
             gray_paper_result: false,

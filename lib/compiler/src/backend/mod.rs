@@ -21,6 +21,7 @@ use crate::options::{Optimization, Optimizations};
 use isel::{IndirectDispatch, ModuleInfo, Routine};
 use layout::Layout;
 use pvm_asm::{Item, Operand, Program, TableEntry, Target};
+use regalloc2::Function as _;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// What the back end needs to know about the WebAssembly module.
@@ -48,10 +49,13 @@ pub struct ModuleFacts {
 }
 
 /// Compiles the optimised LLVM module into an assembly program.
+/// With `verify_allocation`, regalloc2 validates each function's SSA form and its checker
+/// verifies each allocation ([`crate::Options::verify_allocation`]).
 pub fn compile(
     module: &inkwell::module::Module<'_>,
     facts: &ModuleFacts,
     optimizations: Optimizations,
+    verify_allocation: bool,
 ) -> Result<(Program, Layout)> {
     let td = inkwell::targets::TargetData::create(crate::optimize::DATA_LAYOUT);
     let layout = Layout::new(module, &td, facts.stack_size, facts.maximum_pages, facts.wild_address_traps)?;
@@ -118,7 +122,7 @@ pub fn compile(
     let env = mir::machine_env();
     let options = regalloc2::RegallocOptions {
         verbose_log: false,
-        validate_ssa: cfg!(debug_assertions),
+        validate_ssa: verify_allocation,
         algorithm: regalloc2::Algorithm::Ion,
     };
     let mut items = entry_slots(lir.functions.iter().filter(|f| abi::entry_slot(&f.name).is_some()).count());
@@ -133,15 +137,8 @@ pub fn compile(
         let allocation = regalloc2::run(&mfunction, &env, &options).map_err(|e| {
             CompileError::new(format!("internal error: register allocation failed: {e:?}")).in_function(&function.name)
         })?;
-        // Builds with debug assertions (the `checked` profile, tests/checked.rs) verify
-        // every allocation.
-        if cfg!(debug_assertions) {
-            let mut checker = regalloc2::checker::Checker::new(&mfunction, &env);
-            checker.prepare(&allocation);
-            checker.run().map_err(|e| {
-                CompileError::new(format!("internal error: the register allocation checker found {e:?}"))
-                    .in_function(&function.name)
-            })?;
+        if verify_allocation {
+            verify(&mfunction, &env, &allocation).map_err(|e| e.in_function(&function.name))?;
         }
         if checked && table_functions.contains(function.name.as_str()) {
             let signature = facts.table.iter().flatten().find(|(n, _)| n == &function.name).map_or(0, |(_, s)| *s);
@@ -254,4 +251,168 @@ fn referenced_labels(items: &[Item], table: &[TableEntry]) -> HashSet<String> {
         }
     }
     out
+}
+
+/// Runs regalloc2's checker on an allocation of `f`: every use must read the value its
+/// operand names, wherever the allocator moved it. The checker's dataflow visits blocks
+/// in their numbering and expects it to be a reverse postorder (a block seen before all
+/// of its forward predecessors starts from an empty state, and reports values it could
+/// not see as unknown); ours appends the blocks that split critical edges, so it checks
+/// `f` through [`ReversePostorder`].
+fn verify(f: &mir::MFunction, env: &regalloc2::MachineEnv, allocation: &regalloc2::Output) -> Result<()> {
+    let view = ReversePostorder::new(f);
+    let mut checker = regalloc2::checker::Checker::new(&view, env);
+    checker.prepare(allocation);
+    checker.run().map_err(|e| CompileError::new(format!("internal error: the register allocation checker found {e:?}")))
+}
+
+/// A function's blocks renumbered in reverse postorder, for the allocation checker; the
+/// instructions keep their numbers.
+struct ReversePostorder<'f> {
+    f: &'f mir::MFunction,
+    /// The original block of each new number.
+    order: Vec<usize>,
+    /// Successors and predecessors by new number.
+    succs: Vec<Vec<regalloc2::Block>>,
+    preds: Vec<Vec<regalloc2::Block>>,
+}
+
+impl<'f> ReversePostorder<'f> {
+    fn new(f: &'f mir::MFunction) -> Self {
+        use regalloc2::Block;
+        let n = f.num_blocks();
+        let mut postorder = Vec::with_capacity(n);
+        let mut seen = vec![false; n];
+        // (block, next successor to visit)
+        let mut stack = vec![(0usize, 0usize)];
+        seen[0] = true;
+        while let Some((b, next)) = stack.pop() {
+            let succs = f.block_succs(Block::new(b));
+            if let Some(s) = succs.get(next) {
+                stack.push((b, next + 1));
+                if !seen[s.index()] {
+                    seen[s.index()] = true;
+                    stack.push((s.index(), 0));
+                }
+            } else {
+                postorder.push(b);
+            }
+        }
+        // Blocks no path reaches keep their relative order, last.
+        let order: Vec<usize> = postorder.into_iter().rev().chain((0..n).filter(|&b| !seen[b])).collect();
+        let mut number = vec![0; n];
+        for (new, &old) in order.iter().enumerate() {
+            number[old] = new;
+        }
+        let renumber = |blocks: &[Block]| blocks.iter().map(|b| Block::new(number[b.index()])).collect();
+        let succs = order.iter().map(|&b| renumber(f.block_succs(Block::new(b)))).collect();
+        let preds = order.iter().map(|&b| renumber(f.block_preds(Block::new(b)))).collect();
+        ReversePostorder { f, order, succs, preds }
+    }
+
+    fn original(&self, block: regalloc2::Block) -> regalloc2::Block {
+        regalloc2::Block::new(self.order[block.index()])
+    }
+}
+
+impl regalloc2::Function for ReversePostorder<'_> {
+    fn num_insts(&self) -> usize {
+        self.f.num_insts()
+    }
+    fn num_blocks(&self) -> usize {
+        self.f.num_blocks()
+    }
+    fn entry_block(&self) -> regalloc2::Block {
+        regalloc2::Block::new(0)
+    }
+    fn block_insns(&self, block: regalloc2::Block) -> regalloc2::InstRange {
+        self.f.block_insns(self.original(block))
+    }
+    fn block_succs(&self, block: regalloc2::Block) -> &[regalloc2::Block] {
+        &self.succs[block.index()]
+    }
+    fn block_preds(&self, block: regalloc2::Block) -> &[regalloc2::Block] {
+        &self.preds[block.index()]
+    }
+    fn block_params(&self, block: regalloc2::Block) -> &[regalloc2::VReg] {
+        self.f.block_params(self.original(block))
+    }
+    fn is_ret(&self, insn: regalloc2::Inst) -> bool {
+        self.f.is_ret(insn)
+    }
+    fn is_branch(&self, insn: regalloc2::Inst) -> bool {
+        self.f.is_branch(insn)
+    }
+    fn branch_blockparams(
+        &self,
+        block: regalloc2::Block,
+        insn: regalloc2::Inst,
+        succ_idx: usize,
+    ) -> &[regalloc2::VReg] {
+        self.f.branch_blockparams(self.original(block), insn, succ_idx)
+    }
+    fn inst_operands(&self, insn: regalloc2::Inst) -> &[regalloc2::Operand] {
+        self.f.inst_operands(insn)
+    }
+    fn inst_clobbers(&self, insn: regalloc2::Inst) -> regalloc2::PRegSet {
+        self.f.inst_clobbers(insn)
+    }
+    fn num_vregs(&self) -> usize {
+        self.f.num_vregs()
+    }
+    fn spillslot_size(&self, regclass: regalloc2::RegClass) -> usize {
+        self.f.spillslot_size(regclass)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::mir::{BlockDraft, MFunction, MInst, preg};
+    use regalloc2::{Allocation, RegClass, VReg};
+
+    /// `v0 = 5; v1 = 7; return v0` in r7.
+    fn two_constants() -> MFunction {
+        let (v0, v1) = (VReg::new(0, RegClass::Int), VReg::new(1, RegClass::Int));
+        let block = BlockDraft {
+            label: "f.b0".into(),
+            insts: vec![
+                MInst::LoadImm { dst: v0, value: 5 },
+                MInst::LoadImm { dst: v1, value: 7 },
+                MInst::Return { values: vec![(v0, preg(7))] },
+            ],
+            params: vec![],
+            succs: vec![],
+        };
+        MFunction::new("f".into(), false, vec![block], vec![0, 0, 0], 2, 0)
+    }
+
+    #[test]
+    fn the_checker_accepts_regalloc2s_allocation() {
+        let (f, env) = (two_constants(), mir::machine_env());
+        let allocation = regalloc2::run(&f, &env, &regalloc2::RegallocOptions::default()).unwrap();
+        verify(&f, &env, &allocation).unwrap();
+    }
+
+    /// An allocation that writes the returned value to one register and reads it from
+    /// another fails the checker, with the error in the message.
+    #[test]
+    fn the_checker_finds_a_wrong_allocation() {
+        let (f, env) = (two_constants(), mir::machine_env());
+        let mut allocation = regalloc2::run(&f, &env, &regalloc2::RegallocOptions::default()).unwrap();
+        // The first constant's destination: move it to a register nothing reads.
+        let first = allocation.inst_alloc_offsets[0] as usize;
+        allocation.allocs[first] = Allocation::reg(preg(12));
+        let e = verify(&f, &env, &allocation).unwrap_err().to_string();
+        assert!(e.starts_with("internal error: the register allocation checker found CheckerErrors"), "{e}");
+    }
+
+    /// The compiler crate is built with overflow checks in every profile (Cargo.toml): an
+    /// arithmetic overflow panics instead of wrapping silently.
+    #[test]
+    #[should_panic(expected = "attempt to add with overflow")]
+    fn arithmetic_overflow_panics() {
+        let top = std::hint::black_box(u32::MAX);
+        let _ = std::hint::black_box(top + 1);
+    }
 }
