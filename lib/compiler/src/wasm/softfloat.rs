@@ -30,9 +30,14 @@ impl Format {
         let emax = (1i64 << e) - 1;
         let sign = 1u64 << (m + e);
         let inf = (emax as u64) << m;
-        // Bits of the significand as the square root reads it: M + 2, made even.
-        let sqrt_width = (m + 2 + 1) & !1;
-        let sqrt_steps = sqrt_width / 2 + m / 2 + 6;
+        // The square root's first radicand, m << sqrt_shift (m below 2^(M + 2)), stays below
+        // 2^63 for Newton's iteration; each further block of root bits keeps the remainder
+        // shifted by twice its size below 2^63. The root ends with M + 5 bits or more.
+        let (sqrt_shift, sqrt_blocks): (i64, &[i64]) = match self.width {
+            32 => (34, &[]),
+            _ => (8, &[14, 8, 4]),
+        };
+        let sqrt_root_shift = sqrt_shift / 2 + sqrt_blocks.iter().sum::<i64>();
         let (ty, ext, wrap) = match self.width {
             32 => ("i32", "(i64.extend_i32_u (local.get $x))", "(i32.wrap_i64 (local.get $x))"),
             _ => ("i64", "(local.get $x)", "(local.get $x)"),
@@ -60,9 +65,9 @@ impl Format {
             ("{DIV_BITS}", int(m + 5)),
             ("{DIV_EXP}", int(bias - 2)),
             ("{SQRT_K}", int(bias + m)),
-            ("{SQRT_SHIFT}", int(64 - sqrt_width)),
-            ("{SQRT_STEPS}", int(sqrt_steps)),
-            ("{SQRT_EXP}", int(sqrt_width / 2 - sqrt_steps + bias + m + 3)),
+            ("{SQRT_SHIFT}", int(sqrt_shift)),
+            ("{SQRT_BLOCKS}", int(sqrt_blocks.iter().rev().fold(0, |blocks, &bits| blocks << 8 | bits))),
+            ("{SQRT_EXP}", int(bias + m + 3 - sqrt_root_shift)),
             ("{INTEGRAL_EXP}", int(bias + m)),
             ("{HALF_EXP}", int(bias - 1)),
             ("{ONE}", bits((bias as u64) << m)),

@@ -51,6 +51,18 @@
           (i64.and (local.get $low) (i64.sub (i64.shl (i64.const 1) (local.get $n)) (i64.const 1)))
           (i64.const 0)))))
 
+  ;; floor(sqrt(n)) for 0 < n < 2^63: Newton's iteration from 2^ceil(bits / 2), which is
+  ;; above the root, down to the root.
+  (func $isqrt (param $n i64) (result i64)
+    (local $x i64) (local $y i64)
+    (local.set $x
+      (i64.shl (i64.const 1) (i64.shr_u (i64.sub (i64.const 65) (i64.clz (local.get $n))) (i64.const 1))))
+    (loop $step
+      (local.set $y (i64.shr_u (i64.add (local.get $x) (i64.div_u (local.get $n) (local.get $x))) (i64.const 1)))
+      (if (i64.lt_u (local.get $y) (local.get $x))
+        (then (local.set $x (local.get $y)) (br $step))))
+    (local.get $x))
+
   ;; @begin
   (func $ext@ (param $x {T}) (result i64) {EXT})
   (func $wrap@ (param $x i64) (result {T}) {WRAP})
@@ -196,7 +208,8 @@
       (i64.or (local.get $q) (i64.extend_i32_u (i64.ne (local.get $r) (i64.const 0))))))
 
   (func $sqrt@ (param $a i64) (result i64)
-    (local $m i64) (local $k i64) (local $x i64) (local $q i64) (local $r i64) (local $t i64) (local $i i64)
+    (local $m i64) (local $k i64) (local $q i64) (local $r i64) (local $blocks i64)
+    (local $bits i64) (local $big i64) (local $twice i64) (local $d i64)
     (if (call $is_nan@ (local.get $a)) (then (return (i64.const {QNAN}))))
     (if (call $is_zero@ (local.get $a)) (then (return (local.get $a))))
     (if (i64.ne (i64.and (local.get $a) (i64.const {SIGN})) (i64.const 0)) (then (return (i64.const {QNAN}))))
@@ -208,20 +221,34 @@
       (then
         (local.set $m (i64.shl (local.get $m) (i64.const 1)))
         (local.set $k (i64.sub (local.get $k) (i64.const 1)))))
-    ;; Digit by digit: two bits of m (then zeros) per step, one bit of the root.
-    (local.set $x (i64.shl (local.get $m) (i64.const {SQRT_SHIFT})))
-    (local.set $i (i64.const {SQRT_STEPS}))
-    (loop $step
-      (local.set $r (i64.or (i64.shl (local.get $r) (i64.const 2)) (i64.shr_u (local.get $x) (i64.const 62))))
-      (local.set $x (i64.shl (local.get $x) (i64.const 2)))
-      (local.set $t (i64.or (i64.shl (local.get $q) (i64.const 2)) (i64.const 1)))
-      (local.set $q (i64.shl (local.get $q) (i64.const 1)))
-      (if (i64.ge_u (local.get $r) (local.get $t))
-        (then
-          (local.set $r (i64.sub (local.get $r) (local.get $t)))
-          (local.set $q (i64.or (local.get $q) (i64.const 1)))))
-      (local.set $i (i64.sub (local.get $i) (i64.const 1)))
-      (br_if $step (i64.ne (local.get $i) (i64.const 0))))
+    ;; q = isqrt(m << {SQRT_SHIFT}) and its remainder r, then more root bits a block at a
+    ;; time ({SQRT_BLOCKS}: the block sizes, lowest byte first).
+    (local.set $big (i64.shl (local.get $m) (i64.const {SQRT_SHIFT})))
+    (local.set $q (call $isqrt (local.get $big)))
+    (local.set $r (i64.sub (local.get $big) (i64.mul (local.get $q) (local.get $q))))
+    (local.set $blocks (i64.const {SQRT_BLOCKS}))
+    (block $done
+      (loop $block
+        (br_if $done (i64.eqz (local.get $blocks)))
+        (local.set $bits (i64.and (local.get $blocks) (i64.const 0xff)))
+        (local.set $blocks (i64.shr_u (local.get $blocks) (i64.const 8)))
+        ;; The root grows to q * 2^bits + d, the remainder to r * 4^bits - d * (twice + d)
+        ;; with twice = q * 2^(bits + 1); r * 4^bits / twice is d or a little more.
+        (local.set $big (i64.shl (local.get $r) (i64.shl (local.get $bits) (i64.const 1))))
+        (local.set $twice (i64.shl (local.get $q) (i64.add (local.get $bits) (i64.const 1))))
+        (local.set $d (i64.div_u (local.get $big) (local.get $twice)))
+        (local.set $r
+          (i64.sub (local.get $big) (i64.mul (local.get $d) (i64.add (local.get $twice) (local.get $d)))))
+        (block $fits
+          (loop $lower
+            (br_if $fits (i64.ge_s (local.get $r) (i64.const 0)))
+            (local.set $r
+              (i64.add (local.get $r)
+                (i64.sub (i64.add (local.get $twice) (i64.shl (local.get $d) (i64.const 1))) (i64.const 1))))
+            (local.set $d (i64.sub (local.get $d) (i64.const 1)))
+            (br $lower)))
+        (local.set $q (i64.add (i64.shl (local.get $q) (local.get $bits)) (local.get $d)))
+        (br $block)))
     (call $pack@ (i64.const 0)
       (i64.add (i64.shr_s (local.get $k) (i64.const 1)) (i64.const {SQRT_EXP}))
       (i64.or (local.get $q) (i64.extend_i32_u (i64.ne (local.get $r) (i64.const 0))))))
