@@ -98,7 +98,7 @@
 
   ;; Normalises, rounds and packs sign s (in place), exponent e and significand m != 0.
   (func $pack@ (param $s i64) (param $e i64) (param $m i64) (result i64)
-    (local $shift i64) (local $r i64)
+    (local $shift i64)
     (local.set $shift (i64.sub (i64.clz (local.get $m)) (i64.const {PACK_LZ})))
     (if (i64.ge_s (local.get $shift) (i64.const 0))
       (then (local.set $m (i64.shl (local.get $m) (local.get $shift))))
@@ -110,12 +110,12 @@
       (then
         (local.set $m (call $shr_sticky (local.get $m) (i64.sub (i64.const 1) (local.get $e))))
         (local.set $e (i64.const 1))))
-    (local.set $r (i64.and (local.get $m) (i64.const 7)))
-    (local.set $m (i64.shr_u (local.get $m) (i64.const 3)))
-    (if (i32.or
-          (i64.gt_u (local.get $r) (i64.const 4))
-          (i32.and (i64.eq (local.get $r) (i64.const 4)) (i32.wrap_i64 (i64.and (local.get $m) (i64.const 1)))))
-      (then (local.set $m (i64.add (local.get $m) (i64.const 1)))))
+    ;; To nearest, ties to even: adding 3 and the last kept bit carries into the kept bits
+    ;; exactly when the three extra bits are above half, or half with the last bit odd.
+    (local.set $m
+      (i64.shr_u
+        (i64.add (local.get $m) (i64.add (i64.and (i64.shr_u (local.get $m) (i64.const 3)) (i64.const 1)) (i64.const 3)))
+        (i64.const 3)))
     ;; The significand's leading one adds 1 to the exponent field; a carry out of
     ;; rounding adds one more (and reaches infinity's pattern exactly at the top).
     (i64.or (local.get $s)
