@@ -209,6 +209,57 @@ fn main_reads_its_arguments_and_nothing_around_them() {
     }
 }
 
+/// `main`'s arguments read wherever it passes `args_ptr`: to a function it calls (inlined
+/// or not), through the table, and through memory. Only the checks of loads whose address
+/// may be an argument address have the rare path that lets it through
+/// (`backend::address_check::zoned`): the load of `$read` alone while the compiler can
+/// follow `args_ptr`, the load of `$other` (at `args_len`) too once `args_ptr` is stored
+/// to memory or passed through the table.
+#[test]
+fn arguments_read_wherever_main_passes_them() {
+    let module = |body: &str| {
+        format!(
+            r#"(module (memory 1) (table 1 funcref) (elem (i32.const 0) $read)
+                 (type $t (func (param i32) (result i64)))
+                 (global $g (mut i32) (i32.const 0))
+                 (func $read (param $p i32) (result i64) (i64.load offset=1 (local.get $p)))
+                 (func $other (param $p i32) (result i32) (i32.load (local.get $p)))
+                 (func (export "main") (param $ptr i32) (param $len i32) (result i64)
+                   (global.set $g (call $other (local.get $len)))
+                   {body}
+                   (i64.const 0x800000000)))"#
+        )
+    };
+    let mut not_inlined = pvm_compiler::Optimizations::all();
+    not_inlined.disable(pvm_compiler::Optimization::Inline);
+    let options = [
+        pvm_compiler::Options::default(),
+        pvm_compiler::Options { optimizations: not_inlined, ..pvm_compiler::Options::default() },
+    ];
+    let args = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+    let direct = "(i64.store (i32.const 0) (call $read (local.get $ptr)))";
+    let indirect = "(i64.store (i32.const 0) (call_indirect (type $t) (local.get $ptr) (i32.const 0)))";
+    let through_memory =
+        "(i32.store (i32.const 64) (local.get $ptr)) (i64.store (i32.const 0) (call $read (i32.load (i32.const 64))))";
+    let mut rare_paths = Vec::new();
+    for body in [direct, indirect, through_memory] {
+        for options in &options {
+            let (jam, compiled) = compile_jam(module(body).as_bytes(), options).unwrap();
+            let mut vm = pvm_runner::Instance::load(&jam, InputForm::Jam, &args, 1_000_000).unwrap();
+            assert_eq!(vm.run(), Status::Halt, "{body}");
+            assert_eq!(vm.result(), vec![2, 3, 4, 5, 6, 7, 8, 9], "{body}");
+            let labels = compiled.program.items.iter();
+            rare_paths
+                .push(labels.filter(|item| matches!(item, pvm_asm::Item::Label(l) if l.ends_with(".back"))).count());
+        }
+    }
+    // Inlined, `$read` reads at a constant address in the argument zone, which needs no
+    // check at all; not inlined, its load needs the rare path. Through the table or
+    // memory every load's check needs it: `$read`'s, `$other`'s, and (inlined, through
+    // memory) the copy of `$read` in `main` beside the one the table keeps.
+    assert_eq!(rare_paths, [0, 1, 2, 2, 3, 2]);
+}
+
 /// What `--no-wild-address-traps` gives up: without the checks, a store far out of bounds
 /// lands on the globals (and a load reads them) instead of trapping.
 #[test]

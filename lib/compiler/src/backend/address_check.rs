@@ -13,13 +13,24 @@
 //! `args_ptr` points), and otherwise traps. The argument pages are read-only and the rest
 //! of that zone, and the 64 KiB below it, are unmapped; so an access within 64 KiB of such
 //! an address reads the arguments or faults (past 2^32 it lands in the reserved low
-//! 64 KiB, which panics), and a store faults. Checks of larger reaches trap at once. The
-//! rare path uses no register but the address, so the register allocator sees one use.
+//! 64 KiB, which panics), and a store faults. The rare path uses no register but the
+//! address, so the register allocator sees one use.
+//!
+//! Only a check that may see an argument address and that a load uses needs that rare
+//! path ([`zoned`]); every other check, and every check of a larger reach, branches to one
+//! `trap` the function's checks share.
 
+use crate::abi;
 use crate::backend::import::canonical;
-use crate::backend::lir::{Callee, Function, Inst, InstId, Op, Value};
+use crate::backend::lir::{Callee, FuncId, Function, Inst, InstId, Module, Op, Value};
 use pvm_isa::spi::{ARGS_START, ZONE_SIZE};
 use std::collections::HashMap;
+
+/// How far above `args_ptr` a constant still counts as an argument address (LLVM folds
+/// `args_ptr + k` into one constant): 64 KiB, so that with the smallest memory base
+/// (128 KiB) neither the arguments' PVM address nor the SPI stack top 64 KiB below it,
+/// constants a program may use for other ends (the nested interpreter does), count.
+const ARGS_CONSTANT_SPAN: u32 = ZONE_SIZE;
 
 /// The largest reach that may pass through the argument zone.
 pub const ARGS_REACH: u64 = ZONE_SIZE as u64;
@@ -40,12 +51,148 @@ fn check_of(inst: &Inst) -> Option<(Value, Value, Value)> {
     }
 }
 
-/// The checks of `f` that only stores use (indexed by instruction): an address in the
-/// argument zone is of no use to them, since a store there faults, so their rare path
-/// traps at once. A check counts as read from when anything but the address of a store
-/// uses it, directly or through an address computation.
-pub fn store_only(f: &Function) -> Vec<bool> {
-    let mut stored_only: Vec<bool> = f.insts.iter().map(|inst| check_of(inst).is_some()).collect();
+/// The checks of each function of `module` that need the argument-zone rare path
+/// (indexed by function, then instruction): those that may see an argument address and
+/// that a load uses. An argument address comes from `main`'s `args_ptr`, a constant
+/// the entry passes, so it is one of the values [`may_carry_arguments`] marks; a check of
+/// any other address, or one that only stores use (a store in the zone faults anyway),
+/// traps at once.
+pub fn zoned(module: &Module, memory_base: u64) -> Vec<Vec<bool>> {
+    let carries = may_carry_arguments(module, zone(memory_base));
+    module
+        .functions
+        .iter()
+        .zip(&carries)
+        .map(|(f, carries)| {
+            let loaded = loaded_from(f);
+            (0..f.insts.len())
+                .map(|i| match (check_of(&f.insts[i]), carries) {
+                    (Some((_, address, _)), Some(carries)) => loaded[i] && carries.carries(address),
+                    (Some(_), None) => loaded[i],
+                    (None, _) => false,
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Which values of a function may hold an argument address.
+struct Carried {
+    insts: Vec<bool>,
+    args: Vec<bool>,
+    /// The argument zone's WebAssembly addresses ([`zone`]).
+    zone: (u64, u64),
+}
+
+impl Carried {
+    fn carries(&self, v: Value) -> bool {
+        match v {
+            Value::Inst(i) => self.insts[i],
+            Value::Arg(n) => self.args.get(n as usize).copied().unwrap_or(true),
+            Value::Const(k) => self.near_args(k),
+            Value::Undef => false,
+        }
+    }
+
+    /// Whether the low 32 bits of `k` are `args_ptr` plus less than [`ARGS_CONSTANT_SPAN`].
+    fn near_args(&self, k: u64) -> bool {
+        (k as u32).wrapping_sub(self.zone.0 as u32) < ARGS_CONSTANT_SPAN
+    }
+}
+
+/// For each function, the values that may hold an argument address: an entry's first
+/// parameter, the parameters of functions called with such a value, and whatever arithmetic
+/// (including `args_ptr` and the constants just above it) makes of them. `None` for every
+/// function when such a value leaves this reach — stored to memory, returned, or passed
+/// to an indirect or host call — since any load may then read it back.
+fn may_carry_arguments(module: &Module, zone: (u64, u64)) -> Vec<Option<Carried>> {
+    let mut args: Vec<Vec<bool>> = module
+        .functions
+        .iter()
+        .map(|f| {
+            // An entry's first parameter is r7, the arguments' PVM address.
+            let entry = abi::entry_slot(&f.name).is_some();
+            (0..f.params.len()).map(|n| entry && n == 0).collect()
+        })
+        .collect();
+    loop {
+        let mut carried = Vec::with_capacity(module.functions.len());
+        let mut called: Vec<(FuncId, usize)> = Vec::new();
+        for (f, args) in module.functions.iter().zip(&args) {
+            match carried_in(f, Carried { insts: vec![false; f.insts.len()], args: args.clone(), zone }, &mut called) {
+                Some(c) => carried.push(c),
+                None => return module.functions.iter().map(|_| None).collect(),
+            }
+        }
+        let mut grown = false;
+        for (callee, n) in called {
+            if let Some(arg) = args.get_mut(callee).and_then(|a| a.get_mut(n))
+                && !*arg
+            {
+                *arg = true;
+                grown = true;
+            }
+        }
+        if !grown {
+            return carried.into_iter().map(Some).collect();
+        }
+    }
+}
+
+/// The values of `f` that may hold an argument address, given its parameters that may;
+/// records in `called` the (callee, parameter) pairs it passes such a value to. `None`
+/// when such a value leaves the function other than by a direct call.
+fn carried_in(f: &Function, mut c: Carried, called: &mut Vec<(FuncId, usize)>) -> Option<Carried> {
+    // Phis make this a fixed point; values only ever become carried.
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for block in &f.blocks {
+            for &i in &block.insts {
+                let op = &f.insts[i].op;
+                let carried = match op {
+                    Op::Binary(..)
+                    | Op::Select(..)
+                    | Op::Cast(..)
+                    | Op::Copy(_)
+                    | Op::Address { .. }
+                    | Op::ExtractValue(..)
+                    | Op::Phi(_)
+                    | Op::Call { callee: Callee::Intrinsic(_) | Callee::AddressCheck, .. } => {
+                        op.operands().into_iter().any(|v| c.carries(v))
+                    }
+                    _ => false,
+                };
+                if carried && !c.insts[i] {
+                    c.insts[i] = true;
+                    changed = true;
+                }
+            }
+        }
+    }
+    for inst in &f.insts {
+        match &inst.op {
+            Op::Store { value, .. } if c.carries(*value) => return None,
+            Op::Ret(Some(v)) if c.carries(*v) => return None,
+            Op::Call { callee: Callee::Function(callee), args } => {
+                called.extend(args.iter().enumerate().filter(|(_, v)| c.carries(**v)).map(|(n, _)| (*callee, n)));
+            }
+            Op::Call { callee: Callee::CallIndirect(_) | Callee::Ecalli(_) | Callee::MemoryGrow, args }
+                if args.iter().any(|v| c.carries(*v)) =>
+            {
+                return None;
+            }
+            _ => {}
+        }
+    }
+    Some(c)
+}
+
+/// The checks of `f` that a load may use (indexed by instruction): a check counts as
+/// loaded from when anything but the address of a store uses it, directly or through
+/// an address computation.
+fn loaded_from(f: &Function) -> Vec<bool> {
+    let mut loaded = vec![false; f.insts.len()];
     for block in &f.blocks {
         for &i in &block.insts {
             let read: Vec<Value> = match &f.insts[i].op {
@@ -55,23 +202,23 @@ pub fn store_only(f: &Function) -> Vec<bool> {
                 op => op.operands(),
             };
             for v in read {
-                mark_carried(f, v, &mut stored_only);
+                mark_loaded(f, v, &mut loaded);
             }
         }
     }
-    stored_only
+    loaded
 }
 
-/// Marks as read from the checks `v` carries: itself, or the terms of an address.
-fn mark_carried(f: &Function, v: Value, stored_only: &mut [bool]) {
+/// Marks as loaded from the checks `v` carries: itself, or the terms of an address.
+fn mark_loaded(f: &Function, v: Value, loaded: &mut [bool]) {
     if let Value::Inst(i) = v {
         match &f.insts[i].op {
             Op::Address { .. } => {
                 for term in f.insts[i].op.operands() {
-                    mark_carried(f, term, stored_only);
+                    mark_loaded(f, term, loaded);
                 }
             }
-            _ if check_of(&f.insts[i]).is_some() => stored_only[i] = false,
+            _ if check_of(&f.insts[i]).is_some() => loaded[i] = true,
             _ => {}
         }
     }

@@ -97,17 +97,17 @@ struct Isel<'a, 'm> {
     /// A call that always traps and the instructions after it in its block: never
     /// executed.
     unreachable: Vec<bool>,
-    /// The address checks only stores use (`address_check::store_only`).
-    store_only: Vec<bool>,
+    /// The address checks that need the argument-zone rare path (`address_check::zoned`).
+    zoned: Vec<bool>,
 }
 
 /// Selects instructions for one function.
-pub fn select(f: &lir::Function, is_entry: bool, m: &mut ModuleInfo<'_>) -> Result<MFunction> {
+pub fn select(f: &lir::Function, is_entry: bool, zoned: &[bool], m: &mut ModuleInfo<'_>) -> Result<MFunction> {
     let mut s = Isel {
         f,
         m,
         uses: f.use_counts(),
-        store_only: address_check::store_only(f),
+        zoned: zoned.to_vec(),
         values: vec![None; f.insts.len()],
         aggregates: HashMap::new(),
         addresses: HashMap::new(),
@@ -1177,8 +1177,8 @@ impl<'a, 'm> Isel<'a, 'm> {
             (flag, _) => Outside::Flag(self.reg(*flag)?),
         };
         let reach = self.constant_of(*reach).ok_or_else(|| err("internal error: an address check's reach varies"))?;
-        let reads = !self.store_only[i];
-        let zone = (reads && reach <= address_check::ARGS_REACH).then(|| address_check::zone(self.m.memory_base));
+        let zoned = self.zoned[i] && reach <= address_check::ARGS_REACH;
+        let zone = zoned.then(|| address_check::zone(self.m.memory_base));
         self.emit(MInst::AddressCheck { address: a, outside, zone });
         self.values[i] = Some(a);
         Ok(())

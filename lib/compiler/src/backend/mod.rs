@@ -63,6 +63,7 @@ pub fn compile(
     for function in &mut lir.functions {
         address_check::resolve(function, layout.memory_base);
     }
+    let zoned = address_check::zoned(&lir, layout.memory_base);
     // A module whose instantiation traps never runs with its memory image.
     let segments: Vec<(u64, &[u8])> = if facts.instantiation_traps {
         Vec::new()
@@ -129,11 +130,12 @@ pub fn compile(
     let mut aliases: HashMap<String, String> = HashMap::new();
     // (label where each function's code starts, its name), for the symbol map.
     let mut functions: Vec<(String, String)> = Vec::new();
-    for function in &lir.functions {
+    for (function, zoned) in lir.functions.iter().zip(&zoned) {
         let name = facts.function_names.get(&function.name).unwrap_or(&function.name);
         let mut start = function.name.clone();
         let is_entry = abi::entry_slot(&function.name).is_some();
-        let mfunction = isel::select(function, is_entry, &mut info).map_err(|e| e.in_function(&function.name))?;
+        let mfunction =
+            isel::select(function, is_entry, zoned, &mut info).map_err(|e| e.in_function(&function.name))?;
         let allocation = regalloc2::run(&mfunction, &env, &options).map_err(|e| {
             CompileError::new(format!("internal error: register allocation failed: {e:?}")).in_function(&function.name)
         })?;
