@@ -71,7 +71,9 @@ impl Format {
             ("{INTEGRAL_EXP}", int(bias + m)),
             ("{HALF_EXP}", int(bias - 1)),
             ("{ONE}", bits((bias as u64) << m)),
-            ("{INT_EXP}", int(bias + m + 3)),
+            ("{INT_DROP}", int(63 - m)),
+            ("{INT_KEEP}", int(m + 1)),
+            ("{LZ_EXP}", int(bias + 62)),
         ]
     }
 

@@ -326,9 +326,24 @@
     (i64.le_s (call $key@ (local.get $a)) (call $key@ (local.get $b))))
 
   ;; An integer with sign s (in place) and magnitude m, rounded.
+  ;; The float nearest to the integer m (any 64 bits) with sign s: m shifted up to bit 63,
+  ;; its top M + 1 bits kept and rounded to nearest, ties to even, by the bits below them.
   (func $from_int@ (param $s i64) (param $m i64) (result i64)
+    (local $lz i64) (local $kept i64) (local $rest i64)
     (if (i64.eqz (local.get $m)) (then (return (i64.const 0))))
-    (call $pack@ (local.get $s) (i64.const {INT_EXP}) (local.get $m)))
+    (local.set $lz (i64.clz (local.get $m)))
+    (local.set $m (i64.shl (local.get $m) (local.get $lz)))
+    (local.set $kept (i64.shr_u (local.get $m) (i64.const {INT_DROP})))
+    (local.set $rest (i64.shl (local.get $m) (i64.const {INT_KEEP})))
+    ;; Up when the rest is above half, or half with the kept bits odd.
+    (local.set $kept
+      (i64.add (local.get $kept)
+        (i64.extend_i32_u
+          (i64.gt_u (local.get $rest)
+            (i64.sub (i64.const -0x8000000000000000) (i64.and (local.get $kept) (i64.const 1)))))))
+    ;; The kept bits' leading one adds 1 to the exponent field, a carry of rounding one more.
+    (i64.or (local.get $s)
+      (i64.add (i64.shl (i64.sub (i64.const {LZ_EXP}) (local.get $lz)) (i64.const {M})) (local.get $kept))))
   (func $from_signed@ (param $x i64) (result i64)
     (if (result i64) (i64.lt_s (local.get $x) (i64.const 0))
       (then (call $from_int@ (i64.const {SIGN}) (i64.sub (i64.const 0) (local.get $x))))
