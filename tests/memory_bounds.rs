@@ -209,6 +209,52 @@ fn main_reads_its_arguments_and_nothing_around_them() {
     }
 }
 
+/// A store out of bounds traps even in a loop that never ends and never reads memory,
+/// where LLVM would keep the stored value in a register and store it at the loop's exits
+/// (there are none): the run faults at once instead of running out of gas, as `wasmi`
+/// traps.
+#[test]
+fn a_store_in_a_loop_without_exit_traps() {
+    let main = |memory: &str, body: &str| {
+        format!(
+            r#"(module (memory {memory})
+                 (func (export "main") (param $ptr i32) (param $len i32) (result i64)
+                   (loop {body} (br 0))
+                   (i64.const 0)))"#
+        )
+    };
+    for (memory, body) in [
+        // A changing value at a fixed address one past the memory.
+        (
+            "1",
+            "(i32.store (i32.const 0x10000) (local.get $len)) (local.set $len (i32.add (local.get $len) (i32.const 1)))",
+        ),
+        // At address 0 of an empty memory that could grow.
+        (
+            "0 8",
+            "(i64.store32 (i32.const 0) (i64.extend_i32_u (memory.size))) (local.set $len (i32.add (local.get $len) (i32.const 1)))",
+        ),
+        // At an address from the arguments.
+        ("1", "(i32.store8 (i32.add (local.get $len) (i32.const 0xffff)) (local.get $ptr))"),
+    ] {
+        let text = main(memory, body);
+        let engine = Engine::default();
+        let module = Module::new(&engine, wat::parse_str(&text).unwrap()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Linker::<()>::new(&engine).instantiate_and_start(&mut store, &module).unwrap();
+        let mut result = [Val::I64(0)];
+        let call =
+            instance.get_func(&store, "main").unwrap().call(&mut store, &[Val::I32(0), Val::I32(4)], &mut result);
+        assert!(call.is_err(), "{body}: wasmi does not trap");
+        let (jam, _) = compile_jam(text.as_bytes(), &pvm_compiler::Options::default()).unwrap();
+        let mut vm = pvm_runner::Instance::load(&jam, InputForm::Jam, &[1, 2, 3, 4], 1_000_000).unwrap();
+        let status = vm.run();
+        assert!(matches!(status, Status::Panic | Status::Fault(_)), "{body}: {status:?}");
+        let used = 1_000_000 - vm.state().gas();
+        assert!(used < 100, "{body}: the store traps in the first iteration, not after {used} gas");
+    }
+}
+
 /// `main`'s arguments read wherever it passes `args_ptr`: to a function it calls (inlined
 /// or not), through the table, and through memory. Only the checks of loads whose address
 /// may be an argument address have the rare path that lets it through
