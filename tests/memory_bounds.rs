@@ -200,8 +200,10 @@ fn main_reads_its_arguments_and_nothing_around_them() {
         "(drop (i64.load (i32.sub (local.get $ptr) (i32.const 8))))",
         // Past the argument area.
         "(drop (i32.load8_u (i32.add (local.get $ptr) (i32.const 0x1000000))))",
-        // Writing the arguments.
+        // Writing the arguments, also with the value they hold.
         "(i32.store8 (local.get $ptr) (i32.const 0))",
+        "(i32.store (local.get $ptr) (i32.load (local.get $ptr)))",
+        "(i64.store offset=1 (local.get $ptr) (i64.load offset=1 (local.get $ptr)))",
         "(i64.store offset=8 (local.get $ptr) (i64.const 0))",
     ] {
         let (status, _) = run(outside, &args);
@@ -210,9 +212,9 @@ fn main_reads_its_arguments_and_nothing_around_them() {
 }
 
 /// A store out of bounds traps even in a loop that never ends and never reads memory,
-/// where LLVM would keep the stored value in a register and store it at the loop's exits
-/// (there are none): the run faults at once instead of running out of gas, as `wasmi`
-/// traps.
+/// where LLVM's loop-invariant code motion would keep the stored value in a register and
+/// store it at the loop's exits (there are none): the run faults at once instead of
+/// running out of gas, as `wasmi` traps.
 #[test]
 fn a_store_in_a_loop_without_exit_traps() {
     let main = |memory: &str, body: &str| {

@@ -208,7 +208,7 @@ fn compare_module(wasm: &[u8], rng: &mut Rng, campaign: Campaign) -> Result<usiz
                     return Err(format!("{}: wasmi returns {want:x?}, ours {have:x?}", context()));
                 }
             }
-            // Stores before a trapping access may be reordered with it (docs/abi.md): the
+            // A store to a global may move across a trapping access (docs/abi.md): the
             // state after a trap is not compared.
             (Reference::Trap(_), Outcome::Trap) => return Ok(calls + 1),
             (Reference::Trap(e), other) => {

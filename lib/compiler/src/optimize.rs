@@ -41,12 +41,7 @@ pub fn target_machine() -> Result<TargetMachine> {
         Target::initialize_riscv(&InitializationConfig::default());
         // One round of instcombine per run: the pipeline runs it often enough that a
         // fixed point per run buys nothing measurable and costs a tenth of the time.
-        // No store promotion in LICM: it keeps a location in a register through a loop
-        // and stores it at the loop's exits, which deletes the stores of a loop that has
-        // none. LLVM's stores cannot trap, ours can (docs/memory.md), so such a loop
-        // would run out of gas where WebAssembly traps. Loads are volatile, so the only
-        // locations it could promote were those a loop stores and never reads.
-        crate::ffi::set_llvm_options(&["-instcombine-max-iterations=1", "-disable-licm-promotion"]);
+        crate::ffi::set_llvm_options(&["-instcombine-max-iterations=1"]);
     });
     let triple = TargetTriple::create(TRIPLE);
     let target = Target::from_triple(&triple).map_err(|e| CompileError::new(format!("LLVM target {TRIPLE}: {e}")))?;

@@ -222,6 +222,12 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
         let typed = self.builder.build_pointer_cast(ptr, ty.ptr_type(Default::default()), "").map_err(llvm)?;
         let store = self.builder.build_store(typed, value).map_err(llvm)?;
         store.set_alignment(1).map_err(|e| self.err(e.to_string()))?;
+        // Volatile like loads: LLVM's stores cannot trap, ours can, so none may be
+        // deleted — not a store of the value just loaded from its address (a write to the
+        // read-only arguments, which a load may read), nor the stores of a loop without
+        // exits (which LICM would keep in a register to store at the exits) — nor moved
+        // past a load that traps.
+        store.set_volatile(true).map_err(|e| self.err(e.to_string()))?;
         Ok(())
     }
 
