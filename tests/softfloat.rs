@@ -5,6 +5,9 @@
 //! and every special class (±0, subnormals, ±inf, NaNs, exact halfway cases, extreme
 //! exponents, results that overflow or underflow). A NaN result must be the canonical
 //! NaN with the sign clear (docs/abi.md); any other result must have the host's bits.
+//! The routines' one import, the PVM's `mul_upper_u_u`, is defined here by its
+//! meaning; the back end's lowering of it is checked end to end by the float spec tests
+//! and programs.
 
 use wasmi::{Engine, Instance, Linker, Module, Store, TypedFunc, WasmParams, WasmResults};
 
@@ -94,7 +97,12 @@ impl Routines {
         let engine = Engine::default();
         let module = Module::new(&engine, pvm_compiler::wasm::softfloat::binary()).expect("the routines load");
         let mut store = Store::new(&engine, ());
-        let instance = Linker::new(&engine).instantiate_and_start(&mut store, &module).expect("no imports");
+        // The one import: the PVM's `mul_upper_u_u`, the high half of a 128-bit product.
+        let mut linker = Linker::new(&engine);
+        linker
+            .func_wrap("__pvm", "mul_upper_u_u", |a: i64, b: i64| ((a as u64 as u128 * b as u64 as u128) >> 64) as i64)
+            .expect("a new linker takes the import");
+        let instance = linker.instantiate_and_start(&mut store, &module).expect("the import is defined");
         Routines { store, instance }
     }
 

@@ -74,6 +74,11 @@ pub enum Pseudo {
     /// on memory, so it shares one check among the accesses to an address, and drops the
     /// check where it proves `outside` false.
     AddressCheck,
+    /// `i64 mul_upper_u_u(i64 a, i64 b)`: the high 64 bits of the unsigned 128-bit product
+    /// `a * b` (the PVM's `mul_upper_u_u`, which LLVM IR cannot spell without i128). The
+    /// float routines import it (`softfloat.wat`); it has no side effects, so LLVM
+    /// optimises around it like around a multiplication.
+    MulUpperUU,
 }
 
 const MEMORY_GROW: &str = "__pvm.memory_grow";
@@ -81,6 +86,7 @@ const CALL_INDIRECT_PREFIX: &str = "__pvm.call_indirect.";
 const ECALLI_PREFIX: &str = "__pvm.ecalli.";
 const HOST_R8: &str = "__pvm.host_r8";
 const ADDRESS_CHECK: &str = "__pvm.address_check";
+const MUL_UPPER_U_U: &str = "__pvm.mul_upper_u_u";
 
 impl Pseudo {
     /// The LLVM symbol of this pseudo function.
@@ -91,6 +97,7 @@ impl Pseudo {
             Pseudo::Ecalli(index) => format!("{ECALLI_PREFIX}{index}"),
             Pseudo::HostR8 => HOST_R8.to_string(),
             Pseudo::AddressCheck => ADDRESS_CHECK.to_string(),
+            Pseudo::MulUpperUU => MUL_UPPER_U_U.to_string(),
         }
     }
 
@@ -100,6 +107,7 @@ impl Pseudo {
             MEMORY_GROW => Some(Pseudo::MemoryGrow),
             HOST_R8 => Some(Pseudo::HostR8),
             ADDRESS_CHECK => Some(Pseudo::AddressCheck),
+            MUL_UPPER_U_U => Some(Pseudo::MulUpperUU),
             _ => {
                 if let Some(id) = symbol.strip_prefix(CALL_INDIRECT_PREFIX) {
                     id.parse().ok().map(Pseudo::CallIndirect)
@@ -142,6 +150,7 @@ mod tests {
             Pseudo::Ecalli(0x7fff_fff0),
             Pseudo::HostR8,
             Pseudo::AddressCheck,
+            Pseudo::MulUpperUU,
         ] {
             assert_eq!(Pseudo::parse(&pseudo.symbol()), Some(pseudo));
         }

@@ -287,6 +287,11 @@ impl<'c, 'a> FunctionImporter<'c, 'a> {
                 abi::Pseudo::HostR8 => Callee::HostR8,
                 abi::Pseudo::MemoryGrow => Callee::MemoryGrow,
                 abi::Pseudo::AddressCheck => Callee::AddressCheck,
+                // An operation LLVM IR lacks, not a call.
+                abi::Pseudo::MulUpperUU => match args[..] {
+                    [a, b] => return Ok(Op::Binary(BinOp::MulUpperU, a, b)),
+                    _ => return Err(unsupported(format!("{callee} with {} arguments", args.len()))),
+                },
             }
         } else {
             return Err(unsupported(format!("a call to {callee:?}")));

@@ -675,6 +675,13 @@ impl<'a, 'm> Isel<'a, 'm> {
                 };
                 return Ok(if narrow && !bitwise { self.normalize(v, width) } else { v });
             }
+            BinOp::MulUpperU if width == 64 => {
+                let (a, b) = (self.reg(l)?, self.reg(r)?);
+                self.alu(Opcode::MulUpperUU, a, b)
+            }
+            BinOp::MulUpperU => {
+                return Err(err(format!("internal error: the high half of a {width}-bit product")));
+            }
             BinOp::Sub => match (lc, rc) {
                 (_, Some(c)) if usable(c.wrapping_neg()) => {
                     let a = self.reg(l)?;

@@ -121,6 +121,9 @@ pub enum BinOp {
     Sub,
     /// Wrapping multiplication.
     Mul,
+    /// The high 64 bits of the unsigned 128-bit product of two 64-bit values
+    /// (`abi::Pseudo::MulUpperUU`).
+    MulUpperU,
     /// Unsigned division.
     UDiv,
     /// Signed division.

@@ -64,7 +64,8 @@ pub struct FloatRoutines<'c> {
     /// The routines as the front end reads them.
     pub module: Module<'static>,
     /// The LLVM function of each routine the program needs (directly or through
-    /// another routine), by function index of [`FloatRoutines::module`].
+    /// another routine), by function index of [`FloatRoutines::module`]; for an import,
+    /// the pseudo function it names.
     pub functions: Vec<Option<FunctionValue<'c>>>,
     /// The routine of each float operator the program uses, by text-format name.
     by_operator: HashMap<String, FunctionValue<'c>>,
@@ -357,9 +358,12 @@ impl<'c> ModuleEnv<'c> {
             }
             let function = &module.functions[index as usize];
             let ty = self.function_type(module.signature(index), &[]);
+            let Some(body) = function.body.as_ref() else {
+                functions[index as usize] = Some(self.routine_import(function, ty)?);
+                continue;
+            };
             let f = self.module.add_function(&format!("softfloat.{}", function.name), ty, Some(Linkage::Internal));
             functions[index as usize] = Some(f);
-            let body = function.body.as_ref().expect("routines are defined functions");
             let mut reader = body.get_operators_reader()?;
             while !reader.eof() {
                 if let wasmparser::Operator::Call { function_index } = reader.read()? {
@@ -374,6 +378,29 @@ impl<'c> ModuleEnv<'c> {
             .collect();
         self.float_routines = Some(FloatRoutines { module, functions, by_operator });
         Ok(())
+    }
+
+    /// What an import of the float routines names: a pure pseudo function, its module and
+    /// field joined by a dot (`__pvm.mul_upper_u_u` is [`Pseudo::MulUpperUU`]), declared
+    /// without side effects.
+    fn routine_import(
+        &self,
+        function: &crate::wasm::module::Function<'_>,
+        ty: FunctionType<'c>,
+    ) -> Result<FunctionValue<'c>> {
+        let (module, field) = function.import.as_ref().expect("a function without a body is an import");
+        let symbol = format!("{module}.{field}");
+        if Pseudo::parse(&symbol) != Some(Pseudo::MulUpperUU) {
+            return Err(CompileError::new(format!("internal error: the float routines import {symbol}")));
+        }
+        let f = self.pseudo(Pseudo::MulUpperUU, ty);
+        for name in ["readnone", "nounwind", "willreturn"] {
+            f.add_attribute(
+                AttributeLoc::Function,
+                self.context.create_enum_attribute(Attribute::get_named_enum_kind_id(name), 0),
+            );
+        }
+        Ok(f)
     }
 
     /// The routine of the float operator named `name` (`f32.add`, ...).

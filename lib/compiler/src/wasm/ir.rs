@@ -37,7 +37,7 @@ impl<'c> IrModule<'c> {
         }
         if let Some(routines) = &env.float_routines {
             for (index, function) in routines.functions.iter().enumerate() {
-                if function.is_some() {
+                if function.is_some() && routines.module.functions[index].body.is_some() {
                     let callees = Callees::Routines(&routines.functions);
                     FunctionTranslator::translate(&env, &routines.module, callees, index as u32)?;
                 }

@@ -51,6 +51,8 @@ impl Format {
             ("{M}", int(m)),
             ("{BIAS}", int(bias)),
             ("{EMAX}", int(emax)),
+            ("{EMAX_1}", int(emax - 1)),
+            ("{BIAS_1}", int(bias - 1)),
             ("{SIGN}", bits(sign)),
             ("{MAG}", bits(sign - 1)),
             ("{INF}", bits(inf)),
@@ -60,7 +62,10 @@ impl Format {
             ("{IMPL}", bits(1 << m)),
             ("{UNPACK_LZ}", int(63 - m)),
             ("{PACK_LZ}", int(60 - m)),
-            ("{MUL_SHIFT}", int(m - 3)),
+            // The significands' product (below 2^(2M + 2)) times 2^(64 - (M - 3)): its high
+            // half is the product >> (M - 3), the rest of it in the low half.
+            ("{MUL_SHIFT_A}", int((67 - m) / 2)),
+            ("{MUL_SHIFT_B}", int((67 - m) - (67 - m) / 2)),
             ("{DIV_STEP}", int(62 - m)),
             ("{DIV_BITS}", int(m + 5)),
             ("{DIV_EXP}", int(bias - 2)),
@@ -71,9 +76,9 @@ impl Format {
             ("{INTEGRAL_EXP}", int(bias + m)),
             ("{HALF_EXP}", int(bias - 1)),
             ("{ONE}", bits((bias as u64) << m)),
-            ("{INT_DROP}", int(63 - m)),
-            ("{INT_KEEP}", int(m + 1)),
-            ("{LZ_EXP}", int(bias + 62)),
+            ("{TOP_DROP}", int(63 - m)),
+            ("{TOP_KEEP}", int(m + 1)),
+            ("{LZ_EXP}", int(bias + 63)),
         ]
     }
 

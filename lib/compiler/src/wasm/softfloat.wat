@@ -13,6 +13,10 @@
 ;; takes a sign, a biased exponent `e` and a significand `m` of any size whose value is
 ;; m * 2^(e - BIAS - M - 3), normalises it, rounds it and packs it.
 (module
+  ;; The high 64 bits of the unsigned 128-bit product (one PVM instruction,
+  ;; `abi::Pseudo::MulUpperUU`).
+  (import "__pvm" "mul_upper_u_u" (func $mul_upper_u_u (param i64 i64) (result i64)))
+
   ;; x >> n, with bit 0 set if any bit shifted out was set (n >= 0).
   (func $shr_sticky (param $x i64) (param $n i64) (result i64)
     (if (result i64) (i64.ge_u (local.get $n) (i64.const 64))
@@ -24,32 +28,6 @@
             (i64.ne
               (i64.and (local.get $x) (i64.sub (i64.shl (i64.const 1) (local.get $n)) (i64.const 1)))
               (i64.const 0)))))))
-
-  ;; The 128-bit product of a and b (both below 2^53) shifted right by n (1..=63), with
-  ;; bit 0 set if any bit shifted out was set.
-  (func $mul_shr_sticky (param $a i64) (param $b i64) (param $n i64) (result i64)
-    (local $a0 i64) (local $a1 i64) (local $b0 i64) (local $b1 i64)
-    (local $lo i64) (local $mid i64) (local $hi i64) (local $low i64)
-    (local.set $a0 (i64.and (local.get $a) (i64.const 0xffffffff)))
-    (local.set $a1 (i64.shr_u (local.get $a) (i64.const 32)))
-    (local.set $b0 (i64.and (local.get $b) (i64.const 0xffffffff)))
-    (local.set $b1 (i64.shr_u (local.get $b) (i64.const 32)))
-    (local.set $lo (i64.mul (local.get $a0) (local.get $b0)))
-    (local.set $mid (i64.add (i64.mul (local.get $a1) (local.get $b0)) (i64.mul (local.get $a0) (local.get $b1))))
-    (local.set $hi (i64.mul (local.get $a1) (local.get $b1)))
-    (local.set $low (i64.add (local.get $lo) (i64.shl (local.get $mid) (i64.const 32))))
-    (local.set $hi
-      (i64.add
-        (i64.add (local.get $hi) (i64.shr_u (local.get $mid) (i64.const 32)))
-        (i64.extend_i32_u (i64.lt_u (local.get $low) (local.get $lo)))))
-    (i64.or
-      (i64.or
-        (i64.shl (local.get $hi) (i64.sub (i64.const 64) (local.get $n)))
-        (i64.shr_u (local.get $low) (local.get $n)))
-      (i64.extend_i32_u
-        (i64.ne
-          (i64.and (local.get $low) (i64.sub (i64.shl (i64.const 1) (local.get $n)) (i64.const 1)))
-          (i64.const 0)))))
 
   ;; floor(sqrt(n)) for 0 < n < 2^63: Newton's iteration from 2^ceil(bits / 2), which is
   ;; above the root, down to the root.
@@ -95,6 +73,24 @@
         (i64.sub (i64.const 1)
           (i64.sub (i64.clz (i64.and (local.get $x) (i64.const {FMASK}))) (i64.const {UNPACK_LZ}))))
       (else (local.get $e))))
+
+  ;; Rounds and packs sign s (in place), biased exponent e (1 <= e < EMAX) and n, whose
+  ;; leading one is bit 63, for the value n * 2^(e - BIAS - 63): n's top M + 1 bits are
+  ;; kept and rounded to nearest, ties to even, by the bits below them. A carry out of
+  ;; rounding adds one to the exponent (and reaches infinity's pattern exactly at the top).
+  (func $round_top@ (param $s i64) (param $e i64) (param $n i64) (result i64)
+    (local $kept i64) (local $rest i64)
+    (local.set $kept (i64.shr_u (local.get $n) (i64.const {TOP_DROP})))
+    (local.set $rest (i64.shl (local.get $n) (i64.const {TOP_KEEP})))
+    ;; Up when the rest is above half, or half with the kept bits odd.
+    (local.set $kept
+      (i64.add (local.get $kept)
+        (i64.extend_i32_u
+          (i64.gt_u (local.get $rest)
+            (i64.sub (i64.const -0x8000000000000000) (i64.and (local.get $kept) (i64.const 1)))))))
+    ;; The kept bits' leading one adds 1 to the exponent field.
+    (i64.or (local.get $s)
+      (i64.add (i64.shl (i64.sub (local.get $e) (i64.const 1)) (i64.const {M})) (local.get $kept))))
 
   ;; Normalises, rounds and packs sign s (in place), exponent e and significand m != 0.
   (func $pack@ (param $s i64) (param $e i64) (param $m i64) (result i64)
@@ -160,8 +156,36 @@
     (if (i64.eqz (local.get $ma)) (then (return (i64.const 0))))
     (call $pack@ (i64.and (local.get $a) (i64.const {SIGN})) (local.get $ea) (local.get $ma)))
 
+  ;; a * b. The common case, both operands normal and a normal result, directly; the
+  ;; rest in `$mul_general@`.
   (func $mul@ (param $a i64) (param $b i64) (result i64)
-    (local $s i64)
+    (local $ea i64) (local $eb i64) (local $ma i64) (local $mb i64) (local $n i64) (local $lz i64) (local $e i64)
+    (local.set $ea (i64.and (i64.shr_u (local.get $a) (i64.const {M})) (i64.const {EMAX})))
+    (local.set $eb (i64.and (i64.shr_u (local.get $b) (i64.const {M})) (i64.const {EMAX})))
+    ;; Exponent fields 0 (zero, subnormal) and EMAX (infinity, NaN) are the rare ones.
+    (if (i32.or
+          (i64.ge_u (i64.sub (local.get $ea) (i64.const 1)) (i64.const {EMAX_1}))
+          (i64.ge_u (i64.sub (local.get $eb) (i64.const 1)) (i64.const {EMAX_1})))
+      (then (return (call $mul_general@ (local.get $a) (local.get $b)))))
+    ;; The significands with their leading one at bit 63; their product's high half has
+    ;; its leading one at bit 62 or 63, the low half is the sticky bit.
+    (local.set $ma (i64.or (i64.shl (local.get $a) (i64.const {TOP_DROP})) (i64.const -0x8000000000000000)))
+    (local.set $mb (i64.or (i64.shl (local.get $b) (i64.const {TOP_DROP})) (i64.const -0x8000000000000000)))
+    (local.set $n
+      (i64.or
+        (call $mul_upper_u_u (local.get $ma) (local.get $mb))
+        (i64.extend_i32_u (i64.ne (i64.mul (local.get $ma) (local.get $mb)) (i64.const 0)))))
+    (local.set $lz (i64.clz (local.get $n)))
+    (local.set $e (i64.sub (i64.add (local.get $ea) (local.get $eb)) (i64.add (local.get $lz) (i64.const {BIAS_1}))))
+    ;; A subnormal or infinite result.
+    (if (i64.ge_u (i64.sub (local.get $e) (i64.const 1)) (i64.const {EMAX_1}))
+      (then (return (call $mul_general@ (local.get $a) (local.get $b)))))
+    (call $round_top@ (i64.and (i64.xor (local.get $a) (local.get $b)) (i64.const {SIGN})) (local.get $e)
+      (i64.shl (local.get $n) (local.get $lz))))
+
+  ;; a * b for any operands.
+  (func $mul_general@ (param $a i64) (param $b i64) (result i64)
+    (local $s i64) (local $ma i64) (local $mb i64)
     (local.set $s (i64.and (i64.xor (local.get $a) (local.get $b)) (i64.const {SIGN})))
     (if (i32.or (call $is_nan@ (local.get $a)) (call $is_nan@ (local.get $b)))
       (then (return (i64.const {QNAN}))))
@@ -172,9 +196,15 @@
         (return (i64.or (local.get $s) (i64.const {INF})))))
     (if (i32.or (call $is_zero@ (local.get $a)) (call $is_zero@ (local.get $b)))
       (then (return (local.get $s))))
+    ;; The product of the significands, shifted left by {MUL_SHIFT_A} + {MUL_SHIFT_B} (its
+    ;; high half then holds M + 4 or M + 5 bits), and its low half as the sticky bit.
+    (local.set $ma (i64.shl (call $sig@ (local.get $a)) (i64.const {MUL_SHIFT_A})))
+    (local.set $mb (i64.shl (call $sig@ (local.get $b)) (i64.const {MUL_SHIFT_B})))
     (call $pack@ (local.get $s)
       (i64.sub (i64.add (call $exp@ (local.get $a)) (call $exp@ (local.get $b))) (i64.const {BIAS}))
-      (call $mul_shr_sticky (call $sig@ (local.get $a)) (call $sig@ (local.get $b)) (i64.const {MUL_SHIFT}))))
+      (i64.or
+        (call $mul_upper_u_u (local.get $ma) (local.get $mb))
+        (i64.extend_i32_u (i64.ne (i64.mul (local.get $ma) (local.get $mb)) (i64.const 0))))))
 
   (func $div@ (param $a i64) (param $b i64) (result i64)
     (local $s i64) (local $r i64) (local $d i64) (local $q i64) (local $n i64) (local $k i64)
@@ -325,25 +355,14 @@
     (if (i32.or (call $is_nan@ (local.get $a)) (call $is_nan@ (local.get $b))) (then (return (i32.const 0))))
     (i64.le_s (call $key@ (local.get $a)) (call $key@ (local.get $b))))
 
-  ;; An integer with sign s (in place) and magnitude m, rounded.
-  ;; The float nearest to the integer m (any 64 bits) with sign s: m shifted up to bit 63,
-  ;; its top M + 1 bits kept and rounded to nearest, ties to even, by the bits below them.
+  ;; The float nearest to the integer m (any 64 bits) with sign s (in place): m shifted
+  ;; up to bit 63, then rounded.
   (func $from_int@ (param $s i64) (param $m i64) (result i64)
-    (local $lz i64) (local $kept i64) (local $rest i64)
+    (local $lz i64)
     (if (i64.eqz (local.get $m)) (then (return (i64.const 0))))
     (local.set $lz (i64.clz (local.get $m)))
-    (local.set $m (i64.shl (local.get $m) (local.get $lz)))
-    (local.set $kept (i64.shr_u (local.get $m) (i64.const {INT_DROP})))
-    (local.set $rest (i64.shl (local.get $m) (i64.const {INT_KEEP})))
-    ;; Up when the rest is above half, or half with the kept bits odd.
-    (local.set $kept
-      (i64.add (local.get $kept)
-        (i64.extend_i32_u
-          (i64.gt_u (local.get $rest)
-            (i64.sub (i64.const -0x8000000000000000) (i64.and (local.get $kept) (i64.const 1)))))))
-    ;; The kept bits' leading one adds 1 to the exponent field, a carry of rounding one more.
-    (i64.or (local.get $s)
-      (i64.add (i64.shl (i64.sub (i64.const {LZ_EXP}) (local.get $lz)) (i64.const {M})) (local.get $kept))))
+    (call $round_top@ (local.get $s) (i64.sub (i64.const {LZ_EXP}) (local.get $lz))
+      (i64.shl (local.get $m) (local.get $lz))))
   (func $from_signed@ (param $x i64) (result i64)
     (if (result i64) (i64.lt_s (local.get $x) (i64.const 0))
       (then (call $from_int@ (i64.const {SIGN}) (i64.sub (i64.const 0) (local.get $x))))
