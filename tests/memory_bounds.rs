@@ -334,3 +334,158 @@ fn without_wild_address_traps_a_wild_store_reaches_the_globals() {
     assert_eq!(checked.call(LOAD64, &[wild]), Outcome::Trap);
     assert_eq!(ours(checked.call(GLOBAL, &[]), &[64]), initial);
 }
+
+/// `tests/programs/copy_as_told.wat`: `main` copies with `memory.copy` as its arguments
+/// say ([`told`]) and returns the 64 bytes at 0x100; a copy that may read the arguments.
+fn copy_as_told() -> String {
+    std::fs::read_to_string(support::root().join("tests/programs/copy_as_told.wat")).unwrap()
+}
+
+/// The arguments of [`copy_as_told`], with a load of one byte at the source instead of the copy.
+const LOAD_AS_TOLD: &str = r#"(module (memory 1)
+  (func (export "main") (param $ptr i32) (param $len i32) (result i64)
+    (local $src i32)
+    (local.set $src (i32.load offset=4 (local.get $ptr)))
+    (if (i32.load offset=12 (local.get $ptr))
+      (then (local.set $src (i32.add (local.get $src) (local.get $ptr)))))
+    (i32.store8 (i32.const 0x100) (i32.load8_u (local.get $src)))
+    (i64.const 0x100000100)))"#;
+
+/// The arguments of [`copy_as_told`] and [`LOAD_AS_TOLD`] (destination, source, length,
+/// and whether the source is an offset from `args_ptr`), then `payload`.
+fn told(dst: u32, src: u32, len: u32, from_args: bool, payload: &[u8]) -> Vec<u8> {
+    let words = [dst, src, len, u32::from(from_args)];
+    words.iter().flat_map(|w| w.to_le_bytes()).chain(payload.iter().copied()).collect()
+}
+
+/// Runs `main` of `jam` with `args`: the status and, on a halt, the result.
+fn run_main(jam: &[u8], args: &[u8]) -> (Status, Vec<u8>) {
+    let mut vm = pvm_runner::Instance::load(jam, InputForm::Jam, args, 10_000_000).unwrap();
+    let status = vm.run();
+    (status, if status == Status::Halt { vm.result() } else { vec![] })
+}
+
+/// `memory.copy` reads what a load may read: linear memory, and the arguments from
+/// `args_ptr` on (docs/memory.md). Where its source lies in linear memory or in the
+/// arguments, it gives what wasmi gives when the arguments are in wasmi's memory at
+/// `0x8000` (`args_ptr` there): the full arguments, from an offset into them, none, and
+/// overlapping and zero-length copies inside memory, every one of them compiled as a copy
+/// that may read the arguments. Past the argument pages it faults where a load faults,
+/// below `args_ptr` it traps as a load does, and copying to the arguments traps: the
+/// destination is a write, in linear memory only.
+#[test]
+fn memory_copy_reads_the_arguments_where_a_load_may() {
+    let copy_text = copy_as_told();
+    let (copy, _) = compile_jam(copy_text.as_bytes(), &pvm_compiler::Options::default()).unwrap();
+    let (load, _) = compile_jam(LOAD_AS_TOLD.as_bytes(), &pvm_compiler::Options::default()).unwrap();
+    let engine = Engine::default();
+    let wasmi_module = Module::new(&engine, wat::parse_str(&copy_text).unwrap()).unwrap();
+    let wasmi_args = 0x8000u32;
+    let wasmi = |args: &[u8]| -> Option<Vec<u8>> {
+        let mut store = Store::new(&engine, ());
+        let instance = Linker::<()>::new(&engine).instantiate_and_start(&mut store, &wasmi_module).unwrap();
+        let memory = instance.get_memory(&store, "memory").unwrap();
+        memory.write(&mut store, wasmi_args as usize, args).unwrap();
+        let main = instance.get_typed_func::<(i32, i32), i64>(&store, "main").unwrap();
+        main.call(&mut store, (wasmi_args as i32, args.len() as i32)).ok()?;
+        Some(memory.data(&store)[0x100..0x140].to_vec())
+    };
+    let payload: Vec<u8> = (0xa0..0xb8).collect();
+    let args_len = 16 + payload.len() as u32;
+    let plain = [
+        // The whole arguments, over the start of the pattern.
+        told(0x100, 0, args_len, true, &payload),
+        // From an offset into them, to an offset into the pattern.
+        told(0x108, 16 + 5, 11, true, &payload),
+        // The last byte of the arguments, and none of them.
+        told(0x13f, args_len - 1, 1, true, &payload),
+        told(0x100, 0, 0, true, &payload),
+        told(0x100, args_len, 0, true, &payload),
+        // Inside linear memory: overlapping either way, zero bytes at its end, and out
+        // of bounds (a trap on both engines).
+        told(0x104, 0x100, 0x30, false, &payload),
+        told(0x100, 0x107, 0x30, false, &payload),
+        told(0x100, 0x1_0000, 0, false, &payload),
+        told(0x100, 0xfff0, 0x11, false, &payload),
+        told(0x100, 0x1_0001, 0, false, &payload),
+        told(0xfff0, 0x100, 0x11, false, &payload),
+    ];
+    let mut halts = 0;
+    for args in &plain {
+        let want = wasmi(args);
+        let (status, result) = run_main(&copy, args);
+        match &want {
+            Some(bytes) => assert_eq!((status, &result), (Status::Halt, bytes), "{}", support::hex(args)),
+            None => assert_eq!(status, Status::Panic, "{}", support::hex(args)),
+        }
+        halts += usize::from(want.is_some());
+    }
+    assert_eq!(halts, 8);
+    // The whole arguments, as bytes: the four words and the payload.
+    let (_, whole) = run_main(&copy, &plain[0]);
+    assert_eq!(&whole[..args_len as usize], &plain[0][..]);
+    assert_eq!(&whole[args_len as usize..], &(args_len as u8..0x40).collect::<Vec<u8>>()[..]);
+
+    // Outside linear memory and the arguments, copy and load agree: up to the end of the
+    // argument page (zeros past the arguments), and one byte past it, a fault at the
+    // next page; below `args_ptr` (the unmapped gap above the stack), a trap.
+    let page = 0x1000u32;
+    let to_page_end = told(0x100, page - 0x40, 0x40, true, &payload);
+    assert_eq!(run_main(&copy, &to_page_end), (Status::Halt, vec![0; 0x40]));
+    let fault = Status::Fault(pvm_isa::spi::ARGS_START + page);
+    assert_eq!(run_main(&copy, &told(0x100, page - 0x40, 0x41, true, &payload)).0, fault);
+    assert_eq!(run_main(&copy, &told(0x100, 0, page + 1, true, &payload)).0, fault);
+    assert_eq!(run_main(&copy, &told(0x100, page, 1, true, &payload)).0, fault);
+    assert_eq!(run_main(&load, &told(0x100, page, 1, true, &payload)).0, fault);
+    for below in [1u32, 8, 0x1_0000] {
+        let args = told(0x100, below.wrapping_neg(), below + 1, true, &payload);
+        assert_eq!(run_main(&copy, &args).0, Status::Panic, "{below} bytes below");
+        assert_eq!(run_main(&load, &args).0, Status::Panic, "{below} bytes below");
+    }
+    // Writing the arguments (the destination at args_ptr) traps.
+    let main_writes = |body: &str| {
+        format!(
+            r#"(module (memory 1) (data "\01\02")
+                 (func (export "main") (param $ptr i32) (param $len i32) (result i64)
+                   {body} (i64.const 0)))"#
+        )
+    };
+    for body in [
+        "(memory.copy (local.get $ptr) (i32.const 0) (i32.const 1))",
+        "(memory.copy (local.get $ptr) (local.get $ptr) (i32.const 1))",
+        "(memory.fill (local.get $ptr) (i32.const 0) (i32.const 1))",
+        "(memory.init 0 (local.get $ptr) (i32.const 0) (i32.const 1))",
+    ] {
+        let (jam, _) = compile_jam(main_writes(body).as_bytes(), &pvm_compiler::Options::default()).unwrap();
+        assert_eq!(run_main(&jam, &[1, 2, 3]).0, Status::Panic, "{body}");
+    }
+}
+
+/// A loop that copies the arguments a byte or a word at a time: LLVM could turn it into
+/// a `memcpy` from the argument bytes, but the loads are volatile (docs/memory.md), so
+/// it stays a loop of loads, each through its address check, and copies the arguments
+/// like a `memory.copy` from `args_ptr` does; no call to the copy routine appears.
+#[test]
+fn copy_loops_over_the_arguments_stay_loads() {
+    let copy_loop = |load: &str, store: &str, step: u32| {
+        format!(
+            r#"(module (memory 1)
+                 (func (export "main") (param $ptr i32) (param $len i32) (result i64)
+                   (local $i i32)
+                   (block $done (loop $next
+                     (br_if $done (i32.ge_u (local.get $i) (local.get $len)))
+                     ({store} offset=0x100 (local.get $i) ({load} (i32.add (local.get $ptr) (local.get $i))))
+                     (local.set $i (i32.add (local.get $i) (i32.const {step})))
+                     (br $next)))
+                   (i64.or (i64.const 0x100) (i64.shl (i64.extend_i32_u (local.get $len)) (i64.const 32)))))"#
+        )
+    };
+    let args: Vec<u8> = (1..=24).collect();
+    for (load, store, step) in [("i32.load8_u", "i32.store8", 1), ("i64.load", "i64.store", 8)] {
+        let (jam, compiled) =
+            compile_jam(copy_loop(load, store, step).as_bytes(), &pvm_compiler::Options::default()).unwrap();
+        assert_eq!(run_main(&jam, &args), (Status::Halt, args.clone()), "{load}");
+        let routine = |item: &pvm_asm::Item| matches!(item, pvm_asm::Item::Label(l) if l.contains("memmove"));
+        assert!(!compiled.program.items.iter().any(routine), "{load}: a loop became a copy routine call");
+    }
+}

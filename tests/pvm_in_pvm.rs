@@ -41,6 +41,8 @@ fn nested_runs_agree_with_native_and_direct_runs() {
     let add = std::fs::read(shared().join("bench/add.wat")).unwrap();
     let add = compile_jam(&add, &Options::default()).unwrap().0;
     let fib = compile_jam(&build_assemblyscript(&shared().join("bench/as_fib.ts")), &Options::default()).unwrap().0;
+    let copy_as_told = std::fs::read(support::root().join("tests/programs/copy_as_told.wat")).unwrap();
+    let copy_as_told = compile_jam(&copy_as_told, &Options::default()).unwrap().0;
     let cases = [
         Case { name: "trap", program: assembled("trap\n"), args: vec![], gas: INNER_GAS, status: 1, result: "" },
         Case {
@@ -66,6 +68,52 @@ fn nested_runs_agree_with_native_and_direct_runs() {
             gas: INNER_GAS,
             status: 2,
             result: "",
+        },
+        // memory.copy from the arguments (tests/memory_bounds.rs has the same cases
+        // direct): all of them, from an offset into them, one byte past their page (a
+        // fault), from below args_ptr (a trap), and an overlapping copy in memory.
+        Case {
+            name: "copy args",
+            program: copy_as_told.clone(),
+            args: unhex("00010000000000002800000001000000a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7"),
+            gas: INNER_GAS,
+            status: 0,
+            result: "00010000000000002800000001000000a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7\
+                     28292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f",
+        },
+        Case {
+            name: "copy args+21",
+            program: copy_as_told.clone(),
+            args: unhex("08010000150000000b00000001000000a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7"),
+            gas: INNER_GAS,
+            status: 0,
+            result: "0001020304050607a5a6a7a8a9aaabacadaeaf131415161718191a1b1c1d1e1f202122232425262728292a2b\
+                     2c2d2e2f303132333435363738393a3b3c3d3e3f",
+        },
+        Case {
+            name: "copy past",
+            program: copy_as_told.clone(),
+            args: unhex("00010000000000000110000001000000a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7"),
+            gas: INNER_GAS,
+            status: 2,
+            result: "",
+        },
+        Case {
+            name: "copy below",
+            program: copy_as_told.clone(),
+            args: unhex("00010000ffffffff0200000001000000a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7"),
+            gas: INNER_GAS,
+            status: 1,
+            result: "",
+        },
+        Case {
+            name: "copy overlap",
+            program: copy_as_told,
+            args: unhex("04010000000100003000000000000000a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7"),
+            gas: INNER_GAS,
+            status: 0,
+            result: "00010203000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728\
+                     292a2b2c2d2e2f3435363738393a3b3c3d3e3f",
         },
         Case { name: "out of gas", program: add, args: unhex("0500000007000000"), gas: 3, status: 4, result: "" },
         Case {

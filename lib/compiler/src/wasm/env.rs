@@ -437,6 +437,23 @@ impl<'c> ModuleEnv<'c> {
         self.memory.as_pointer_value().const_cast(self.i8.ptr_type(Default::default()))
     }
 
+    /// `args_ptr`, the WebAssembly address of the arguments: the standard program
+    /// initialisation puts them at `ARGS_START`, above linear memory.
+    pub fn args_pointer(&self, builder: &Builder<'c>) -> std::result::Result<IntValue<'c>, BuilderError> {
+        let args_address = self.i32.const_int(u64::from(pvm_isa::spi::ARGS_START), false);
+        builder.build_int_sub(args_address, self.memory_base().const_to_int(self.i32), "args_ptr")
+    }
+
+    /// The argument zone as 64-bit WebAssembly addresses `[start, end)`: the PVM
+    /// addresses from `ARGS_START` (so `start` is `args_ptr`) up to 2^32, where a load
+    /// from an argument address may read (docs/memory.md).
+    pub fn argument_zone(&self) -> (IntValue<'c>, IntValue<'c>) {
+        let base = self.memory_base().const_to_int(self.i64);
+        let start = self.i64.const_int(u64::from(pvm_isa::spi::ARGS_START), false).const_sub(base);
+        let end = self.i64.const_int(1 << 32, false).const_sub(base);
+        (start, end)
+    }
+
     /// The global holding the memory size in pages.
     pub fn memory_pages(&self) -> PointerValue<'c> {
         self.memory_pages.as_pointer_value()

@@ -6,6 +6,7 @@
 use crate::abi::{self, Pseudo};
 use crate::error::{CompileError, Result};
 use crate::options::{EntryKind, ImportAction, Options};
+use crate::wasm::arguments::ArgumentCopies;
 use crate::wasm::entries::{self, EntryExport};
 use crate::wasm::env::ModuleEnv;
 use crate::wasm::module::{Module, Signature, ValType};
@@ -32,14 +33,18 @@ impl<'c> IrModule<'c> {
     /// Builds the LLVM module for `wasm`.
     pub fn build(context: &'c Context, wasm: &Module<'_>, options: &Options) -> Result<Self> {
         let env = ModuleEnv::declare(context, wasm, options)?;
+        let argument_copies = ArgumentCopies::analyse(wasm, &Self::entered_with_arguments(wasm, options))?;
         for index in wasm.imported_functions..wasm.functions.len() {
-            FunctionTranslator::translate(&env, wasm, Callees::Program(&env.functions), index as u32)?;
+            let callees = Callees::Program(&env.functions);
+            FunctionTranslator::translate(&env, wasm, &argument_copies, callees, index as u32)?;
         }
         if let Some(routines) = &env.float_routines {
+            // The routines never see an argument address.
+            let none = ArgumentCopies::default();
             for (index, function) in routines.functions.iter().enumerate() {
                 if function.is_some() && routines.module.functions[index].body.is_some() {
                     let callees = Callees::Routines(&routines.functions);
-                    FunctionTranslator::translate(&env, &routines.module, callees, index as u32)?;
+                    FunctionTranslator::translate(&env, &routines.module, &none, callees, index as u32)?;
                 }
             }
         }
@@ -47,6 +52,16 @@ impl<'c> IrModule<'c> {
         ir.lower_imports(wasm)?;
         ir.build_entries(wasm)?;
         Ok(ir)
+    }
+
+    /// The functions the program's entries call with `args_ptr` (none with the test
+    /// harness; an entry that is missing or mistyped is [`Self::build_entries`]' error).
+    fn entered_with_arguments(wasm: &Module<'_>, options: &Options) -> Vec<u32> {
+        if options.entry == EntryKind::Harness {
+            return Vec::new();
+        }
+        let exports = entries::entry_exports(wasm, &options.entries).unwrap_or_default();
+        exports.into_iter().flatten().map(|export| export.function).collect()
     }
 
     /// The LLVM module.
@@ -227,10 +242,8 @@ impl<'c> IrModule<'c> {
             return Err(mistyped());
         }
         let base = self.env.memory_base().const_to_int(self.env.i32);
-        // The standard program initialisation always puts the arguments at ARGS_START.
-        let args_address = self.env.i32.const_int(u64::from(pvm_isa::spi::ARGS_START), false);
         let args_len = entry.get_nth_param(1).expect("declared").into_int_value();
-        let args_pointer = builder.build_int_sub(args_address, base, "args_ptr").map_err(llvm)?;
+        let args_pointer = self.env.args_pointer(&builder).map_err(llvm)?;
         let args_len = builder.build_int_truncate(args_len, self.env.i32, "args_len").map_err(llvm)?;
         let call = builder
             .build_call(self.env.functions[main as usize], &[args_pointer.into(), args_len.into()], "")

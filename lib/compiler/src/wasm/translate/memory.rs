@@ -109,7 +109,12 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
                 let source = self.pop()?;
                 let dest = self.pop()?;
                 let limit = self.memory_bytes().map_err(llvm)?;
-                self.check_range(source, length, limit).map_err(llvm)?;
+                if self.argument_copies.reads_arguments(self.index, self.offset) {
+                    self.check_copy_source(source, length, limit).map_err(llvm)?;
+                } else {
+                    self.check_range(source, length, limit).map_err(llvm)?;
+                }
+                // The destination is a write: linear memory only.
                 self.check_range(dest, length, limit).map_err(llvm)?;
                 let d = self.memory_pointer(dest).map_err(llvm)?;
                 let s = self.memory_pointer(source).map_err(llvm)?;
@@ -236,6 +241,29 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
         let pages = self.builder.build_load(self.env.memory_pages(), "")?.into_int_value();
         let pages = self.builder.build_int_z_extend(pages, self.env.i64, "")?;
         self.builder.build_left_shift(pages, self.i64c(16), "")
+    }
+
+    /// Traps unless a `memory.copy` whose source may be an argument address
+    /// ([`crate::wasm::arguments`]) may read `length` bytes at `source`: inside linear
+    /// memory (`limit` bytes), or inside the argument zone, where a load from such an
+    /// address may read (docs/memory.md). Past the argument pages the zone is unmapped,
+    /// so the copy faults there as a load does.
+    fn check_copy_source(
+        &mut self,
+        source: IntValue<'c>,
+        length: IntValue<'c>,
+        limit: IntValue<'c>,
+    ) -> BuildResult<()> {
+        let (zone_start, zone_end) = self.env.argument_zone();
+        let start = self.builder.build_int_z_extend(source, self.env.i64, "")?;
+        let length = self.builder.build_int_z_extend(length, self.env.i64, "")?;
+        let end = self.builder.build_int_add(start, length, "")?;
+        let outside_memory = self.builder.build_int_compare(IntPredicate::UGT, end, limit, "")?;
+        let below_zone = self.builder.build_int_compare(IntPredicate::ULT, start, zone_start, "")?;
+        let past_zone = self.builder.build_int_compare(IntPredicate::UGT, end, zone_end, "")?;
+        let outside_zone = self.builder.build_or(below_zone, past_zone, "")?;
+        let out = self.builder.build_and(outside_memory, outside_zone, "")?;
+        self.trap_if(out)
     }
 
     /// Traps unless `start + length <= limit` (all as unsigned 32-bit values, the sum in

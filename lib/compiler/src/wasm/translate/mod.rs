@@ -17,6 +17,7 @@ mod variable;
 pub(crate) use float::float_operator_shape;
 
 use crate::error::{CompileError, Result};
+use crate::wasm::arguments::ArgumentCopies;
 use crate::wasm::env::ModuleEnv;
 use crate::wasm::module::{Module, Signature, ValType};
 use inkwell::basic_block::BasicBlock;
@@ -77,6 +78,10 @@ pub struct FunctionTranslator<'c, 'm, 'w> {
     env: &'m ModuleEnv<'c>,
     callees: Callees<'m, 'c>,
     module: &'m Module<'w>,
+    /// The `memory.copy` instructions of `module` that may read the arguments.
+    argument_copies: &'m ArgumentCopies,
+    /// The function's index in `module`.
+    index: u32,
     builder: Builder<'c>,
     function: FunctionValue<'c>,
     locals: Vec<(PointerValue<'c>, ValType)>,
@@ -96,6 +101,7 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
     pub fn translate(
         env: &'m ModuleEnv<'c>,
         module: &'m Module<'w>,
+        argument_copies: &'m ArgumentCopies,
         callees: Callees<'m, 'c>,
         index: u32,
     ) -> Result<()> {
@@ -109,6 +115,8 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
             env,
             callees,
             module,
+            argument_copies,
+            index,
             builder,
             function,
             locals: Vec::new(),
