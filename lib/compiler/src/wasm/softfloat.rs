@@ -52,7 +52,6 @@ impl Format {
             ("{BIAS}", int(bias)),
             ("{EMAX}", int(emax)),
             ("{EMAX_1}", int(emax - 1)),
-            ("{BIAS_1}", int(bias - 1)),
             ("{SIGN}", bits(sign)),
             ("{MAG}", bits(sign - 1)),
             ("{INF}", bits(inf)),
@@ -78,7 +77,7 @@ impl Format {
             ("{ONE}", bits((bias as u64) << m)),
             ("{TOP_DROP}", int(63 - m)),
             ("{TOP_KEEP}", int(m + 1)),
-            ("{LZ_EXP}", int(bias + 63)),
+            ("{LZ_EXP}", int(bias + 62)),
         ]
     }
 

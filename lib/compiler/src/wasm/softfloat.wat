@@ -74,11 +74,12 @@
           (i64.sub (i64.clz (i64.and (local.get $x) (i64.const {FMASK}))) (i64.const {UNPACK_LZ}))))
       (else (local.get $e))))
 
-  ;; Rounds and packs sign s (in place), biased exponent e (1 <= e < EMAX) and n, whose
-  ;; leading one is bit 63, for the value n * 2^(e - BIAS - 63): n's top M + 1 bits are
-  ;; kept and rounded to nearest, ties to even, by the bits below them. A carry out of
-  ;; rounding adds one to the exponent (and reaches infinity's pattern exactly at the top).
-  (func $round_top@ (param $s i64) (param $e i64) (param $n i64) (result i64)
+  ;; Rounds and packs sign s (in place), biased exponent k + 1 (0 <= k < EMAX - 1) and n,
+  ;; whose leading one is bit 63, for the value n * 2^(k + 1 - BIAS - 63): n's top M + 1
+  ;; bits are kept and rounded to nearest, ties to even, by the bits below them. A carry
+  ;; out of rounding adds one to the exponent (and reaches infinity's pattern exactly at
+  ;; the top).
+  (func $round_top@ (param $s i64) (param $k i64) (param $n i64) (result i64)
     (local $kept i64) (local $rest i64)
     (local.set $kept (i64.shr_u (local.get $n) (i64.const {TOP_DROP})))
     (local.set $rest (i64.shl (local.get $n) (i64.const {TOP_KEEP})))
@@ -89,8 +90,7 @@
           (i64.gt_u (local.get $rest)
             (i64.sub (i64.const -0x8000000000000000) (i64.and (local.get $kept) (i64.const 1)))))))
     ;; The kept bits' leading one adds 1 to the exponent field.
-    (i64.or (local.get $s)
-      (i64.add (i64.shl (i64.sub (local.get $e) (i64.const 1)) (i64.const {M})) (local.get $kept))))
+    (i64.or (local.get $s) (i64.add (i64.shl (local.get $k) (i64.const {M})) (local.get $kept))))
 
   ;; Normalises, rounds and packs sign s (in place), exponent e and significand m != 0.
   (func $pack@ (param $s i64) (param $e i64) (param $m i64) (result i64)
@@ -159,7 +159,7 @@
   ;; a * b. The common case, both operands normal and a normal result, directly; the
   ;; rest in `$mul_general@`.
   (func $mul@ (param $a i64) (param $b i64) (result i64)
-    (local $ea i64) (local $eb i64) (local $ma i64) (local $mb i64) (local $n i64) (local $lz i64) (local $e i64)
+    (local $ea i64) (local $eb i64) (local $ma i64) (local $mb i64) (local $n i64) (local $lz i64) (local $k i64)
     (local.set $ea (i64.and (i64.shr_u (local.get $a) (i64.const {M})) (i64.const {EMAX})))
     (local.set $eb (i64.and (i64.shr_u (local.get $b) (i64.const {M})) (i64.const {EMAX})))
     ;; Exponent fields 0 (zero, subnormal) and EMAX (infinity, NaN) are the rare ones.
@@ -176,11 +176,11 @@
         (call $mul_upper_u_u (local.get $ma) (local.get $mb))
         (i64.extend_i32_u (i64.ne (i64.mul (local.get $ma) (local.get $mb)) (i64.const 0)))))
     (local.set $lz (i64.clz (local.get $n)))
-    (local.set $e (i64.sub (i64.add (local.get $ea) (local.get $eb)) (i64.add (local.get $lz) (i64.const {BIAS_1}))))
+    (local.set $k (i64.sub (i64.add (local.get $ea) (local.get $eb)) (i64.add (local.get $lz) (i64.const {BIAS}))))
     ;; A subnormal or infinite result.
-    (if (i64.ge_u (i64.sub (local.get $e) (i64.const 1)) (i64.const {EMAX_1}))
+    (if (i64.ge_u (local.get $k) (i64.const {EMAX_1}))
       (then (return (call $mul_general@ (local.get $a) (local.get $b)))))
-    (call $round_top@ (i64.and (i64.xor (local.get $a) (local.get $b)) (i64.const {SIGN})) (local.get $e)
+    (call $round_top@ (i64.and (i64.xor (local.get $a) (local.get $b)) (i64.const {SIGN})) (local.get $k)
       (i64.shl (local.get $n) (local.get $lz))))
 
   ;; a * b for any operands.
