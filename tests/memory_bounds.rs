@@ -257,6 +257,79 @@ fn a_store_in_a_loop_without_exit_traps() {
     }
 }
 
+/// A read at `args_ptr + x` for a variable `x` (a loop over the argument bytes) is checked
+/// on `x` itself, its constant part folded into the load (`address_check::offset_zone`):
+/// at every boundary it reads what a read of the same address checked as a whole reads —
+/// the arguments, linear memory (an `x` that wraps `args_ptr + x` past 4 GiB), or a trap.
+#[test]
+fn argument_reads_at_a_variable_offset_match_the_whole_address_check() {
+    let module = |base: u32| {
+        format!(
+            r#"(module (memory 1) (data (i32.const 100) "\2a")
+                 (func (export "main") (param $ptr i32) (param $len i32) (result i64)
+                   (i64.store (i32.const 0)
+                     (i64.load8_u (i32.add (i32.add (local.get $ptr) (i32.const {base})) (i32.load (local.get $ptr)))))
+                   (i64.const 0x800000000)))"#
+        )
+    };
+    let mut whole = pvm_compiler::Optimizations::all();
+    whole.disable(pvm_compiler::Optimization::FoldAddress);
+    for base in [0, 8] {
+        let text = module(base);
+        let (offset_jam, compiled) = compile_jam(text.as_bytes(), &pvm_compiler::Options::default()).unwrap();
+        let (whole_jam, _) =
+            compile_jam(text.as_bytes(), &pvm_compiler::Options { optimizations: whole, ..Default::default() })
+                .unwrap();
+        // The offset form: the rare path tests `x` against linear memory's range.
+        let offset_form = compiled
+            .program
+            .items
+            .iter()
+            .any(|item| matches!(item, pvm_asm::Item::Instruction(i) if i.opcode == pvm_isa::Opcode::BranchLeUImm));
+        assert!(offset_form, "base {base}: no offset check");
+        let args_ptr = (0xFEFF_0000 - compiled.memory_base) as u32;
+        let zone_end = (0x1_0000_0000 - compiled.memory_base) as u32;
+        let limit = 0xFC00_0000u32;
+        let run = |jam: &[u8], address: u32| -> (Status, Vec<u8>) {
+            let x = address.wrapping_sub(args_ptr.wrapping_add(base));
+            let mut args = x.to_le_bytes().to_vec();
+            args.extend(0x10..0x1c);
+            let mut vm = pvm_runner::Instance::load(jam, InputForm::Jam, &args, 1_000_000).unwrap();
+            let status = vm.run();
+            let status = if matches!(status, Status::Fault(_)) { Status::Panic } else { status };
+            (status, if status == Status::Halt { vm.result() } else { vec![] })
+        };
+        let byte = |b: u8| (Status::Halt, vec![b, 0, 0, 0, 0, 0, 0, 0]);
+        let trap = (Status::Panic, vec![]);
+        let expected = [
+            // The first argument byte is the low byte of `x`.
+            (args_ptr, Some(byte(base.wrapping_neg() as u8))),
+            (args_ptr + 5, Some(byte(0x11))),
+            (args_ptr + 15, Some(byte(0x1b))),
+            (args_ptr - 1, Some(trap.clone())),
+            (zone_end - 1, Some(trap.clone())),
+            (zone_end, Some(trap.clone())),
+            (zone_end + 1, Some(trap.clone())),
+            (100, Some(byte(0x2a))),
+            (0, Some(byte(0))),
+            (65535, Some(byte(0))),
+            (65536, Some(trap.clone())),
+            (limit - 128, Some(trap.clone())),
+            (limit - 127, Some(trap.clone())),
+            (args_ptr - 0x10000, Some(trap.clone())),
+            (args_ptr + 16, None),
+            (args_ptr + 0xffff, None),
+        ];
+        for (address, want) in expected {
+            let got = run(&offset_jam, address);
+            assert_eq!(got, run(&whole_jam, address), "base {base}, address {address:#x}");
+            if let Some(want) = want {
+                assert_eq!(got, want, "base {base}, address {address:#x}");
+            }
+        }
+    }
+}
+
 /// `main`'s arguments read wherever it passes `args_ptr`: to a function it calls (inlined
 /// or not), through the table, and through memory. Only the checks of loads whose address
 /// may be an argument address have the rare path that lets it through

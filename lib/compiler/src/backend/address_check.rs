@@ -23,6 +23,7 @@
 use crate::abi;
 use crate::backend::import::canonical;
 use crate::backend::lir::{Callee, FuncId, Function, Inst, InstId, Module, Op, Value};
+use crate::backend::mir::Zone;
 use pvm_isa::spi::{ARGS_START, ZONE_SIZE};
 use std::collections::HashMap;
 
@@ -41,6 +42,39 @@ pub fn zone(memory_base: u64) -> (u64, u64) {
     let low = u64::from(ARGS_START) - memory_base;
     let high = (1 << 32) - memory_base;
     (canonical(low, 32), canonical(high, 32))
+}
+
+/// The rare path of a check whose register holds the address (see [`zone`]).
+pub fn address_zone(memory_base: u64) -> Zone {
+    let (low, high) = zone(memory_base);
+    Zone::Address { low, high }
+}
+
+/// An argument read at `x + base`, `base` a constant in the argument zone (a loop over the
+/// argument bytes, `args_ptr + i`): checked on `x` itself, so that the access folds `base`
+/// into its offset and `x + base` needs no register. `limit` is the check's canonical
+/// `MEMORY_LIMIT - g`. Returns the canonical bound above which `x` takes the rare path
+/// (the address then lies outside `[base, zone end)`) and that path's zone, or `None`
+/// when `base` is not in the argument zone. In 32-bit arithmetic, `x + base` lies in
+/// `[base, high)` for `x < high - base`, in `[low, base)` for `x >= low - base`, and at
+/// or below `limit` for `x` from `-base` to `limit - base`.
+pub fn offset_zone(memory_base: u64, base: u64, limit: u64) -> Option<(u64, Zone)> {
+    if !in_zone(memory_base, base) {
+        return None;
+    }
+    let (low, high) = zone(memory_base);
+    let (low, high, base, limit) = (low as u32, high as u32, base as u32, limit as u32);
+    let bound = |b: u32| canonical(u64::from(b), 32);
+    let hot = bound(high - base - 1);
+    let below = (base != low).then(|| bound(low.wrapping_sub(base)));
+    let memory = (bound(base.wrapping_neg()), bound(base.wrapping_neg().wrapping_add(limit)));
+    Some((hot, Zone::Offset { below, memory }))
+}
+
+/// Whether WebAssembly address `address` (any 32-bit form) lies in the argument zone.
+pub fn in_zone(memory_base: u64, address: u64) -> bool {
+    let (low, high) = zone(memory_base);
+    (low as u32..high as u32).contains(&(address as u32))
 }
 
 /// `(outside, address, reach)` of an address check.
@@ -228,12 +262,13 @@ fn mark_loaded(f: &Function, v: Value, loaded: &mut [bool]) {
 /// LLVM proved never outside, and those of a constant address in the argument zone (the
 /// arguments `main` reads where LLVM knows their address). Their users use the address.
 pub fn resolve(f: &mut Function, memory_base: u64) {
-    let in_zone = |address: u64| address.wrapping_add(memory_base) as u32 >= ARGS_START;
     let mut resolved: Vec<(InstId, Value)> = Vec::new();
     for (i, inst) in f.insts.iter().enumerate() {
         match check_of(inst) {
             Some((Value::Const(0), address, _)) => resolved.push((i, address)),
-            Some((_, Value::Const(address), Value::Const(reach))) if reach <= ARGS_REACH && in_zone(address) => {
+            Some((_, Value::Const(address), Value::Const(reach)))
+                if reach <= ARGS_REACH && in_zone(memory_base, address) =>
+            {
                 resolved.push((i, Value::Const(address)))
             }
             _ => {}

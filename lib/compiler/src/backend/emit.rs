@@ -6,7 +6,7 @@
 use crate::abi;
 use crate::backend::layout::MAX_FRAME;
 use crate::backend::lir::Pred;
-use crate::backend::mir::{CallTarget, MFunction, MInst, Outside, Rhs, StoreValue, SwitchKind};
+use crate::backend::mir::{CallTarget, MFunction, MInst, Outside, Rhs, StoreValue, SwitchKind, Zone};
 use crate::error::{CompileError, Result};
 use pvm_asm::{AsmInstruction, Item, Operand};
 use pvm_isa::codec::imm_len;
@@ -484,17 +484,29 @@ impl Emitter<'_> {
                     }
                     Outside::Flag(_) => self.push(Opcode::BranchNeImm, vec![r(reg(1)?), imm(0), Operand::label(&rare)]),
                 }
-                if let Some((low, high)) = zone {
-                    // Back to the access when the address is in the argument zone.
+                if let Some(zone) = zone {
+                    // Back to the access when the address is in the argument zone (or, for
+                    // an offset check, in memory).
                     let back = format!("{rare}.back");
                     let trap = self.shared_trap();
                     self.items.push(Item::Label(back.clone()));
-                    self.rare_paths.extend([
-                        Item::Label(rare),
-                        op(Opcode::BranchGeUImm, vec![r(address), imm(*high), Operand::label(&trap)]),
-                        op(Opcode::BranchGeUImm, vec![r(address), imm(*low), Operand::label(&back)]),
-                        op(Opcode::Trap, vec![]),
-                    ]);
+                    let branch =
+                        |opcode, bound: u64, to: &str| op(opcode, vec![r(address), imm(bound), Operand::label(to)]);
+                    self.rare_paths.push(Item::Label(rare));
+                    match *zone {
+                        Zone::Address { low, high } => self.rare_paths.extend([
+                            branch(Opcode::BranchGeUImm, high, &trap),
+                            branch(Opcode::BranchGeUImm, low, &back),
+                        ]),
+                        Zone::Offset { below, memory: (first, last) } => {
+                            self.rare_paths.extend(below.map(|below| branch(Opcode::BranchGeUImm, below, &back)));
+                            self.rare_paths.extend([
+                                branch(Opcode::BranchLtUImm, first, &trap),
+                                branch(Opcode::BranchLeUImm, last, &back),
+                            ]);
+                        }
+                    }
+                    self.rare_paths.push(op(Opcode::Trap, vec![]));
                 }
             }
         }

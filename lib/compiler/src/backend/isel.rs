@@ -99,6 +99,9 @@ struct Isel<'a, 'm> {
     unreachable: Vec<bool>,
     /// The address checks that need the argument-zone rare path (`address_check::zoned`).
     zoned: Vec<bool>,
+    /// Address checks of `x + base` made on `x` (`address_check::offset_zone`): `(x,
+    /// base)`; the accesses fold `base` into their offsets.
+    offset_checks: HashMap<InstId, (Value, u64)>,
 }
 
 /// Selects instructions for one function.
@@ -124,6 +127,7 @@ pub fn select(f: &lir::Function, is_entry: bool, zoned: &[bool], m: &mut ModuleI
         folded: vec![false; f.insts.len()],
         zext_loads: vec![false; f.insts.len()],
         unreachable: vec![false; f.insts.len()],
+        offset_checks: HashMap::new(),
     };
     s.run()?;
     let (mut blocks, origin) = reachable_blocks(std::mem::take(&mut s.blocks), std::mem::take(&mut s.origin));
@@ -384,6 +388,7 @@ impl<'a, 'm> Isel<'a, 'm> {
     fn mark_folds(&mut self) {
         let (fuse, known_bits) = (self.on(Optimization::FuseCompare), self.on(Optimization::KnownBits));
         let fold_address = self.on(Optimization::FoldAddress);
+        let only_address_terms = self.only_address_terms();
         for block in &self.f.blocks {
             for &i in &block.insts {
                 match &self.f.insts[i].op {
@@ -398,6 +403,13 @@ impl<'a, 'm> Isel<'a, 'm> {
                     Op::Call { callee: Callee::AddressCheck, args } if self.uses_one_compare(args, &block.insts) => {
                         if let Value::Inst(c) = args[0] {
                             self.folded[c] = true;
+                        }
+                        if let Some((add, x, base)) = self.offset_check(i, args)
+                            && fold_address
+                            && only_address_terms[i]
+                        {
+                            self.folded[add] = true;
+                            self.offset_checks.insert(i, (x, base));
                         }
                     }
                     Op::Cast(Cast::ZExt, Value::Inst(l), from)
@@ -422,6 +434,41 @@ impl<'a, 'm> Isel<'a, 'm> {
                 }
             }
         }
+    }
+
+    /// Per instruction, whether it is used and only as a term of addresses.
+    fn only_address_terms(&self) -> Vec<bool> {
+        let mut term = vec![false; self.f.insts.len()];
+        let mut other = vec![false; self.f.insts.len()];
+        for block in &self.f.blocks {
+            for &i in &block.insts {
+                let (terms, others) = match &self.f.insts[i].op {
+                    Op::Address { base, terms, .. } => (terms.iter().map(|t| t.0).collect(), vec![*base]),
+                    op => (Vec::new(), op.operands()),
+                };
+                let mark = |flags: &mut Vec<bool>, values: Vec<Value>| {
+                    for v in values {
+                        if let Value::Inst(j) = v {
+                            flags[j] = true;
+                        }
+                    }
+                };
+                mark(&mut term, terms);
+                mark(&mut other, others);
+            }
+        }
+        term.iter().zip(&other).map(|(&t, &o)| t && !o).collect()
+    }
+
+    /// For a check of `x + base` whose compare folds into it, that needs the argument
+    /// zone, and whose addition nothing else uses: `(the addition, x, base)`, if `base`
+    /// is in the argument zone (`address_check::offset_zone`).
+    fn offset_check(&self, i: InstId, args: &[Value]) -> Option<(InstId, Value, u64)> {
+        let [_, Value::Inst(add), Value::Const(reach)] = *args else { return None };
+        let (x, base) = added_constant(&self.f.insts[add].op)?;
+        let in_zone = address_check::in_zone(self.m.memory_base, base);
+        let zoned = self.zoned[i] && reach <= address_check::ARGS_REACH;
+        (zoned && in_zone && self.uses[add] == 2 && self.constant_of(x).is_none()).then_some((add, x, base))
     }
 
     /// Lowers one instruction; returns true when the rest of the block is unreachable.
@@ -461,6 +508,11 @@ impl<'a, 'm> Isel<'a, 'm> {
                 for &(mut v, scale) in terms {
                     // Address arithmetic wraps at 32 bits, so `(x + c)·s` is `x·s + c·s`.
                     if let Value::Inst(j) = v
+                        && let Some(&(x, c)) = self.offset_checks.get(&j)
+                    {
+                        off = off.wrapping_add((c as i64).wrapping_mul(scale as i64));
+                        v = x;
+                    } else if let Value::Inst(j) = v
                         && self.folded[j]
                         && let Some((x, c)) = added_constant(&self.f.insts[j].op)
                     {
@@ -1183,7 +1235,6 @@ impl<'a, 'm> Isel<'a, 'm> {
         let [outside, address, reach] = args else {
             return Err(err("internal error: an address check without its three arguments"));
         };
-        let a = self.reg(*address)?;
         let outside = match (outside, self.constant_of(*reach)) {
             (Value::Inst(c), _) if self.folded[*c] => match self.f.insts[*c].op {
                 Op::ICmp(Pred::Ugt, _, Value::Const(limit)) => Outside::Above(limit),
@@ -1192,8 +1243,20 @@ impl<'a, 'm> Isel<'a, 'm> {
             (flag, _) => Outside::Flag(self.reg(*flag)?),
         };
         let reach = self.constant_of(*reach).ok_or_else(|| err("internal error: an address check's reach varies"))?;
+        if let Some(&(x, base)) = self.offset_checks.get(&i) {
+            let Outside::Above(limit) = outside else {
+                return Err(err("internal error: an offset check without its compare"));
+            };
+            let (hot, zone) = address_check::offset_zone(self.m.memory_base, base, limit)
+                .ok_or_else(|| err("internal error: an offset check's base is outside the argument zone"))?;
+            let x = self.reg(x)?;
+            // Its users are addresses, which fold `base` and use `x`.
+            self.emit(MInst::AddressCheck { address: x, outside: Outside::Above(hot), zone: Some(zone) });
+            return Ok(());
+        }
+        let a = self.reg(*address)?;
         let zoned = self.zoned[i] && reach <= address_check::ARGS_REACH;
-        let zone = zoned.then(|| address_check::zone(self.m.memory_base));
+        let zone = zoned.then(|| address_check::address_zone(self.m.memory_base));
         self.emit(MInst::AddressCheck { address: a, outside, zone });
         self.values[i] = Some(a);
         Ok(())

@@ -253,10 +253,23 @@ pub enum MInst {
         address: VReg,
         /// When the rare path runs.
         outside: Outside,
-        /// `Some((low, high))`: the rare path comes back when `low <= address < high`
-        /// (canonical 32-bit bounds, the argument zone); `None`: it traps.
-        zone: Option<(u64, u64)>,
+        /// Where the rare path comes back to the access; `None`: it traps.
+        zone: Option<Zone>,
     },
+}
+
+/// When an address check's rare path comes back to the access (`backend::address_check`);
+/// bounds are canonical 32-bit values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zone {
+    /// The check's register is the address: back when `low <= address < high` (the
+    /// argument zone).
+    Address { low: u64, high: u64 },
+    /// The check's register is `x`, the address `x + base` with `base` in the argument
+    /// zone (the access folds `base` into its offset): back when the address lies in the
+    /// zone below `base` (`x >= below`) or at most at the memory limit (`x` in
+    /// `memory`, both ends included).
+    Offset { below: Option<u64>, memory: (u64, u64) },
 }
 
 /// When an address check takes its rare path.
