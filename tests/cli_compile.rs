@@ -178,9 +178,32 @@ fn bad_input_gets_one_line_errors() {
 /// length (the arguments lie outside linear memory, so they are loaded first), a loop
 /// with a 64-bit constant and values it carries round (`x, y = y, x + i`), a compare
 /// feeding a branch and a select, a small function to inline, loads with offsets,
-/// constant operands, a zero extension of a masked value.
+/// constant operands, a zero extension of a masked value; a function whose values
+/// outlive calls, so that some are spilled, reloaded and spilled again, and that stores
+/// the low byte of one (a truncation nothing but the store reads).
 const EVERY_OPTIMIZATION: &str = r#"(module
   (memory 1)
+  (func $next (param $p i32) (result i32)
+    (i32.add (i32.add (local.get $p) (i32.load (local.get $p)))
+      (i32.mul (i32.load offset=4 (local.get $p)) (i32.add (i32.load offset=8 (local.get $p))
+        (i32.xor (i32.load offset=12 (local.get $p)) (i32.load offset=16 (local.get $p)))))))
+  (func $spilled (param $p i32) (result i32)
+    (local $a i32) (local $b i32) (local $c i32) (local $d i32) (local $e i32) (local $g i32) (local $i i32)
+    (local.set $a (call $next (local.get $p)))
+    (local.set $b (call $next (local.get $a)))
+    (local.set $c (call $next (local.get $b)))
+    (local.set $d (call $next (local.get $c)))
+    (local.set $e (call $next (local.get $d)))
+    (local.set $g (call $next (local.get $e)))
+    (loop $again
+      (i32.store (local.get $p) (local.get $g))
+      (if (local.get $i) (then (i32.store offset=8 (local.get $p) (local.get $b))))
+      (i32.store offset=4 (local.get $p) (local.get $a))
+      (local.set $i (i32.add (local.get $i) (call $next (local.get $p))))
+      (br_if $again (i32.lt_u (local.get $i) (local.get $c))))
+    (i32.store8 (i32.const 128) (local.get $g))
+    (i32.add (local.get $a) (i32.add (local.get $b) (i32.add (local.get $c)
+      (i32.add (local.get $d) (i32.add (local.get $e) (local.get $g)))))))
   (func $smaller (param $a i32) (param $b i32) (result i32)
     (select (local.get $a) (local.get $b) (i32.lt_s (local.get $a) (local.get $b))))
   (func (export "main") (param $ptr i32) (param $len i32) (result i64)
@@ -198,6 +221,7 @@ const EVERY_OPTIMIZATION: &str = r#"(module
         (local.set $y (local.get $t))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $next)))
+    (i32.store (i32.const 132) (call $spilled (i32.const 256)))
     (i64.store (i32.const 8) (local.get $h))
     (i32.store (i32.const 16) (local.get $x))
     (i64.store (i32.const 0)
@@ -230,6 +254,8 @@ fn every_optimisation_switches_off_on_its_own() {
         "fallthrough",
         "loop-constants",
         "loop-carried",
+        "dead-code",
+        "reloads",
     ];
     let mut unoptimised = Vec::new();
     for name in names {
@@ -245,7 +271,8 @@ fn every_optimisation_switches_off_on_its_own() {
     assert!(
         err.starts_with(
             "error: invalid value 'unrolling' for '--no-opt <NAME>'\n  [possible values: all, llvm, inline, fold-address, \
-             immediates, fuse-compare, cmov, known-bits, inline-memory, fallthrough, loop-constants, loop-carried]\n"
+             immediates, fuse-compare, cmov, known-bits, inline-memory, fallthrough, loop-constants, loop-carried, dead-code, \
+             reloads]\n"
         ),
         "{err}"
     );

@@ -78,11 +78,18 @@ pub enum Optimization {
     /// branch, so each shares its phi's register and no move runs on the back edge (off:
     /// the register allocator's moves on the back edge).
     LoopCarried,
+    /// Instructions whose result nothing reads are removed after instruction selection
+    /// (off: they stay, and run).
+    DeadCode,
+    /// A reload of a spilled value that a register already holds is left out, or a move
+    /// from the register holding it (off: every reload the register allocator places
+    /// loads from the stack).
+    Reloads,
 }
 
 impl Optimization {
     /// Every optimisation, in the order of `--help`.
-    pub const ALL: [Optimization; 11] = [
+    pub const ALL: [Optimization; 13] = [
         Optimization::Llvm,
         Optimization::Inline,
         Optimization::FoldAddress,
@@ -94,6 +101,8 @@ impl Optimization {
         Optimization::Fallthrough,
         Optimization::LoopConstants,
         Optimization::LoopCarried,
+        Optimization::DeadCode,
+        Optimization::Reloads,
     ];
 
     /// The name `--no-opt` takes.
@@ -110,6 +119,8 @@ impl Optimization {
             Optimization::Fallthrough => "fallthrough",
             Optimization::LoopConstants => "loop-constants",
             Optimization::LoopCarried => "loop-carried",
+            Optimization::DeadCode => "dead-code",
+            Optimization::Reloads => "reloads",
         }
     }
 

@@ -7,6 +7,7 @@ use crate::abi;
 use crate::backend::layout::MAX_FRAME;
 use crate::backend::lir::Pred;
 use crate::backend::mir::{CallTarget, MFunction, MInst, Outside, Rhs, StoreValue, SwitchKind, Zone};
+use crate::backend::reloads::{self, Held};
 use crate::error::{CompileError, Result};
 use pvm_asm::{AsmInstruction, Item, Operand};
 use pvm_isa::codec::imm_len;
@@ -23,6 +24,11 @@ pub struct EmitContext<'a> {
     pub fallthrough: bool,
     /// An entry returns its result's length in r8, not its end address.
     pub gray_paper_result: bool,
+    /// Reloads of a slot a register already holds are left out or become moves
+    /// ([`crate::Optimization::Reloads`]).
+    pub reloads: bool,
+    /// Whether a store to memory may write the stack (memory accesses are unchecked).
+    pub stores_reach_stack: bool,
 }
 
 struct Emitter<'a> {
@@ -49,6 +55,13 @@ struct Emitter<'a> {
     /// Whether an address check branches to the trap shared by the function's checks,
     /// emitted after the rare paths.
     trap_used: bool,
+    /// What each register holds of the spill slots at each block's start, when reloads
+    /// are reused (`backend::reloads`).
+    held_at_start: Option<Vec<Held>>,
+    /// What each register holds of the spill slots here.
+    held: Held,
+    /// See [`EmitContext::stores_reach_stack`].
+    stores_reach_stack: bool,
 }
 
 fn op(opcode: Opcode, operands: Vec<Operand>) -> Item {
@@ -61,6 +74,10 @@ fn r(reg: Reg) -> Operand {
 
 fn imm(v: u64) -> Operand {
     Operand::imm(v)
+}
+
+fn reg_of(n: usize) -> Result<Reg> {
+    Reg::new(n as u8).ok_or_else(|| CompileError::new("internal error: register out of range"))
 }
 
 fn alloc_reg(a: Allocation) -> Result<Reg> {
@@ -198,6 +215,9 @@ pub fn emit(f: &MFunction, out: &Output, ctx: &EmitContext<'_>) -> Result<Emitte
         rare_paths: Vec::new(),
         checks: 0,
         trap_used: false,
+        held_at_start: ctx.reloads.then(|| reloads::at_block_starts(f, out, ctx.stores_reach_stack)),
+        held: Held::default(),
+        stores_reach_stack: ctx.stores_reach_stack,
     };
     e.items.push(Item::Label(f.name.clone()));
     if f.is_entry {
@@ -292,6 +312,9 @@ impl Emitter<'_> {
     fn block(&mut self, b: usize) -> Result<()> {
         self.items.push(Item::Label(self.f.blocks[b].label.clone()));
         let f = self.f;
+        if let Some(starts) = &self.held_at_start {
+            self.held = starts[b];
+        }
         for item in self.out.block_insts_and_edits(f, Block::new(b)) {
             match item {
                 InstOrEdit::Edit(Edit::Move { from, to }) => self.edit_move(*from, *to)?,
@@ -300,6 +323,7 @@ impl Emitter<'_> {
                     self.inst(b, &f.insts[inst.index()], allocs)?;
                 }
             }
+            reloads::step(&mut self.held, f, self.out, &item, self.stores_reach_stack);
         }
         Ok(())
     }
@@ -314,12 +338,25 @@ impl Emitter<'_> {
             }
             (Some(_), None) => {
                 let at = self.slot_offset(to).ok_or_else(|| CompileError::new("internal error: move to nowhere"))?;
-                self.push(Opcode::StoreIndU64, vec![r(alloc_reg(from)?), r(abi::SP), imm(at)]);
+                let from = alloc_reg(from)?;
+                // A spill of the value the slot holds already is left out.
+                let holds = to.as_stack().is_some_and(|s| self.held.holds(usize::from(from.index()), s.index()));
+                if !(holds && self.held_at_start.is_some()) {
+                    self.push(Opcode::StoreIndU64, vec![r(from), r(abi::SP), imm(at)]);
+                }
             }
             (None, Some(_)) => {
                 let at =
                     self.slot_offset(from).ok_or_else(|| CompileError::new("internal error: move from nowhere"))?;
-                self.push(Opcode::LoadIndU64, vec![r(alloc_reg(to)?), r(abi::SP), imm(at)]);
+                let to = alloc_reg(to)?;
+                let slot = from.as_stack().map(|s| s.index());
+                let holder = slot.and_then(|s| self.held.holder(s)).filter(|_| self.held_at_start.is_some());
+                match holder {
+                    // The register holds the slot already.
+                    Some(_) if slot.is_some_and(|s| self.held.holds(usize::from(to.index()), s)) => {}
+                    Some(h) => self.push(Opcode::MoveReg, vec![r(to), r(reg_of(h)?)]),
+                    None => self.push(Opcode::LoadIndU64, vec![r(to), r(abi::SP), imm(at)]),
+                }
             }
             (None, None) => return Err(CompileError::new("internal error: stack-to-stack move")),
         }
@@ -614,7 +651,14 @@ mod tests {
 
     #[test]
     fn a_frame_larger_than_half_the_stack_guard_is_an_error() {
-        let ctx = EmitContext { globals_size: 0, global_inits: &[], fallthrough: true, gray_paper_result: false };
+        let ctx = EmitContext {
+            globals_size: 0,
+            global_inits: &[],
+            fallthrough: true,
+            gray_paper_result: false,
+            reloads: true,
+            stores_reach_stack: false,
+        };
         let f = MFunction::new("big".into(), false, vec![], vec![], 0, 32 * 1024 + 8);
         let e = emit(&f, &Output::default(), &ctx).err().expect("an error");
         assert_eq!(

@@ -12,6 +12,7 @@
 
 use crate::abi;
 use crate::backend::address_check;
+use crate::backend::dead_code;
 use crate::backend::lir::{self, BinOp, BlockId, Callee, Cast, InstId, Op, Pred, Ty, Value};
 use crate::backend::loop_carried;
 use crate::backend::mir::{BlockDraft, CallTarget, MFunction, MInst, Outside, Rhs, StoreValue, SwitchKind, preg};
@@ -131,6 +132,9 @@ pub fn select(f: &lir::Function, is_entry: bool, zoned: &[bool], m: &mut ModuleI
     };
     s.run()?;
     let (mut blocks, origin) = reachable_blocks(std::mem::take(&mut s.blocks), std::mem::take(&mut s.origin));
+    if s.on(Optimization::DeadCode) {
+        dead_code::remove(&mut blocks);
+    }
     if s.on(Optimization::LoopCarried) {
         loop_carried::coalesce(&mut blocks, &mut s.next_vreg);
     }

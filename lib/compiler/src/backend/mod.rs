@@ -2,10 +2,11 @@
 //!
 //! Phases, each with its own data: memory [`layout`] → [`import`] into [`lir`] (less
 //! the [`address_check`]s that cannot fail) → instruction selection ([`isel`]) into
-//! [`mir`], with the copies of [`loop_carried`] → register allocation (`regalloc2`) →
-//! [`emit`] into `pvm_asm` items, plus the [`runtime`] routines the code calls.
+//! [`mir`], less its [`dead_code`], with the copies of [`loop_carried`] → register allocation (`regalloc2`) →
+//! [`emit`] (less the [`reloads`] a register holds already) into `pvm_asm` items, plus the [`runtime`] routines the code calls.
 
 pub mod address_check;
+pub mod dead_code;
 pub mod emit;
 pub mod import;
 pub mod isel;
@@ -13,6 +14,7 @@ pub mod layout;
 pub mod lir;
 pub mod loop_carried;
 pub mod mir;
+pub mod reloads;
 pub mod runtime;
 
 use crate::abi;
@@ -118,6 +120,8 @@ pub fn compile(
         global_inits: &layout.global_inits,
         fallthrough: optimizations.enabled(Optimization::Fallthrough),
         gray_paper_result: facts.gray_paper_result,
+        reloads: optimizations.enabled(Optimization::Reloads),
+        stores_reach_stack: !facts.wild_address_traps,
     };
     let table_functions: HashSet<&str> = facts.table.iter().flatten().map(|(n, _)| n.as_str()).collect();
     let env = mir::machine_env();
