@@ -562,3 +562,36 @@ fn copy_loops_over_the_arguments_stay_loads() {
         assert!(!compiled.program.items.iter().any(routine), "{load}: a loop became a copy routine call");
     }
 }
+
+/// With the checks, linear memory ends at 2 GiB at most (32,768 pages; `memory.grow`
+/// returns -1 beyond), so an address is checked by its sign alone: `branch_lt_s_imm
+/// a, 0` (3 or 4 bytes), never a compare with a 32-bit limit. Without them the layout
+/// allows nearly 4 GiB.
+#[test]
+fn memory_ends_at_two_gib_and_an_address_is_checked_by_its_sign() {
+    let text = module("1");
+    let (jam, compiled) = compile_jam(text.as_bytes(), &harness_options()).unwrap();
+    assert_eq!(compiled.max_pages, 32_768);
+    // The checks: the branches to a function's trap.
+    let asm = compiled.program.to_string();
+    let checks: Vec<&str> =
+        asm.lines().map(str::trim).filter(|l| l.starts_with("branch") && l.ends_with(".trap")).collect();
+    assert!(checks.len() >= 10, "only {} checks", checks.len());
+    for check in checks {
+        assert!(check.starts_with("branch_lt_s_imm ") && check.contains(", 0, "), "{check}");
+    }
+    let names = (0..=GROW).map(|i| format!("export{i}")).collect();
+    let mut instance = Instance::start(&jam, &compiled, names, vec![]).expect("instantiates");
+    // From 1 page, 32,768 more would end past 2 GiB.
+    assert_eq!(ours(instance.call(GROW, &[32_768]), &[32]), Some(vec![0xffff_ffff]));
+    assert_eq!(ours(instance.call(GROW, &[1]), &[32]), Some(vec![1]));
+    // Just below and at 2 GiB, and at the top of the address range: traps.
+    const LOAD8: usize = 0;
+    for address in [0x7fff_ffffu64, 0x8000_0000, 0xffff_ffff] {
+        assert_eq!(instance.call(LOAD8, &[address]), Outcome::Trap, "{address:#x}");
+    }
+    let (_, unchecked) =
+        compile_jam(text.as_bytes(), &pvm_compiler::Options { wild_address_traps: false, ..harness_options() })
+            .unwrap();
+    assert!(unchecked.max_pages > 65_000, "{}", unchecked.max_pages);
+}

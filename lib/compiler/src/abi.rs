@@ -9,10 +9,20 @@ pub const MEMORY: &str = "wasm.memory";
 /// Current memory size in pages (i32). External linkage, so LLVM treats it as writable by
 /// the opaque `memory.grow` routine.
 pub const MEMORY_PAGES: &str = "__pvm.memory_pages";
-/// The end of the largest linear memory with wild address traps, in bytes: 4,032 MiB
-/// (64,512 pages). Every layout keeps the stack above it (`backend::layout`), so an access
-/// that ends at or below it reaches linear memory or unmapped pages only.
-pub const MEMORY_LIMIT: u64 = 0xfc00_0000;
+/// The end of the largest linear memory with wild address traps, in bytes: 2 GiB (32,768
+/// pages). An address below it has bit 31 clear, so the common address check is a test
+/// of the sign of the (sign-extended) address: `branch_lt_s_imm a, 0`, 3 or 4 bytes.
+pub const MEMORY_LIMIT: u64 = 0x8000_0000;
+/// Where every layout's stack lies above with wild address traps (`backend::layout`): an
+/// access that ends at or below it reaches linear memory or unmapped pages only.
+pub const ACCESS_LIMIT: u64 = 0xfc00_0000;
+
+/// The highest address an access of up to `reach` bytes from it may start at without
+/// leaving linear memory and the unmapped pages above it: below [`MEMORY_LIMIT`], and
+/// ending at or below [`ACCESS_LIMIT`].
+pub fn check_limit(reach: u64) -> u64 {
+    (MEMORY_LIMIT - 1).min(ACCESS_LIMIT - reach)
+}
 /// Global that keeps r8 after each host call when the module reads it.
 pub const HOST_R8_SLOT: &str = "__pvm.host_r8_slot";
 /// Prefix of the globals that carry a function's results beyond the first.
@@ -69,7 +79,7 @@ pub enum Pseudo {
     HostR8,
     /// `i32 address_check(i1 outside, i32 address, i32 reach)`: the address, once
     /// checked for an access of up to `reach` bytes from it (offset plus size), where
-    /// `outside` is `address > MEMORY_LIMIT - reach`; the back end expands it
+    /// `outside` is `address > check_limit(reach)`; the back end expands it
     /// (`backend::address_check`, docs/memory.md). LLVM sees a call without side effects
     /// on memory, so it shares one check among the accesses to an address, and drops the
     /// check where it proves `outside` false.

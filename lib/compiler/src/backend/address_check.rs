@@ -3,10 +3,11 @@
 //! the others do.
 //!
 //! `check(outside, a, g)` stands for accesses of up to `g` bytes from WebAssembly address
-//! `a` (offset plus size, rounded up to a tier), with `outside = a > MEMORY_LIMIT - g`
+//! `a` (offset plus size, rounded up to a tier), with `outside = a > abi::check_limit(g)`
 //! computed by the front end (LLVM drops the checks where it proves `outside` false). An
-//! access that is not outside ends at or below `abi::MEMORY_LIMIT`: in linear memory or in
-//! the unmapped pages above it, where a page fault stops it. The hot path is one branch on
+//! access that is not outside ends at or below `abi::ACCESS_LIMIT`: in linear memory or in
+//! the unmapped pages above it, where a page fault stops it. The limit is 2^31 - 1 for
+//! every usual reach, and the emitter tests the sign of the address instead. The hot path is one branch on
 //! `outside` (`MInst::AddressCheck`, a compare and branch in the middle of its block), to a
 //! rare path after the function's code that lets the access go ahead only when its address
 //! lands in the argument zone (PVM addresses from `ARGS_START` up to 2^32, where `main`'s
@@ -53,7 +54,7 @@ pub fn address_zone(memory_base: u64) -> Zone {
 /// An argument read at `x + base`, `base` a constant in the argument zone (a loop over the
 /// argument bytes, `args_ptr + i`): checked on `x` itself, so that the access folds `base`
 /// into its offset and `x + base` needs no register. `limit` is the check's canonical
-/// `MEMORY_LIMIT - g`. Returns the canonical bound above which `x` takes the rare path
+/// `abi::check_limit(g)`. Returns the canonical bound above which `x` takes the rare path
 /// (the address then lies outside `[base, zone end)`) and that path's zone, or `None`
 /// when `base` is not in the argument zone. In 32-bit arithmetic, `x + base` lies in
 /// `[base, high)` for `x < high - base`, in `[low, base)` for `x >= low - base`, and at

@@ -516,6 +516,11 @@ impl Emitter<'_> {
                 };
                 self.checks += 1;
                 match outside {
+                    // An address above 2^31 - 1 is negative (registers hold 32-bit values
+                    // sign-extended): a test of the sign needs no immediate.
+                    Outside::Above(0x7fff_ffff) => {
+                        self.push(Opcode::BranchLtSImm, vec![r(address), imm(0), Operand::label(&rare)])
+                    }
                     Outside::Above(limit) => {
                         self.push(Opcode::BranchGtUImm, vec![r(address), imm(*limit), Operand::label(&rare)])
                     }

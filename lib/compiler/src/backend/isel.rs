@@ -141,6 +141,16 @@ pub fn select(f: &lir::Function, is_entry: bool, zoned: &[bool], m: &mut ModuleI
     Ok(MFunction::new(f.name.clone(), is_entry, blocks, origin, s.next_vreg, s.outgoing_args))
 }
 
+/// `(address, limit)` of an address check's compare `address > limit` (unsigned), which
+/// LLVM writes `address < 0` (signed) when the limit is 2^31 - 1.
+fn check_limit(op: &Op) -> Option<(Value, u64)> {
+    match *op {
+        Op::ICmp(Pred::Ugt, a, Value::Const(limit)) => Some((a, limit)),
+        Op::ICmp(Pred::Slt, a, Value::Const(0)) => Some((a, 0x7fff_ffff)),
+        _ => None,
+    }
+}
+
 /// `(x, c)` of an addition `x + c` of a constant.
 fn added_constant(op: &Op) -> Option<(Value, u64)> {
     match *op {
@@ -380,7 +390,7 @@ impl<'a, 'm> Isel<'a, 'm> {
             [Value::Inst(c), address, _] => {
                 self.uses[*c] == 1
                     && block.contains(c)
-                    && matches!(self.f.insts[*c].op, Op::ICmp(Pred::Ugt, a, Value::Const(_)) if a == *address)
+                    && check_limit(&self.f.insts[*c].op).is_some_and(|(a, _)| a == *address)
             }
             _ => false,
         }
@@ -1240,9 +1250,9 @@ impl<'a, 'm> Isel<'a, 'm> {
             return Err(err("internal error: an address check without its three arguments"));
         };
         let outside = match (outside, self.constant_of(*reach)) {
-            (Value::Inst(c), _) if self.folded[*c] => match self.f.insts[*c].op {
-                Op::ICmp(Pred::Ugt, _, Value::Const(limit)) => Outside::Above(limit),
-                _ => return Err(err("internal error: an address check folded with another compare")),
+            (Value::Inst(c), _) if self.folded[*c] => match check_limit(&self.f.insts[*c].op) {
+                Some((_, limit)) => Outside::Above(limit),
+                None => return Err(err("internal error: an address check folded with another compare")),
             },
             (flag, _) => Outside::Flag(self.reg(*flag)?),
         };

@@ -54,8 +54,8 @@ pub struct Layout {
 impl Layout {
     /// Lays out the globals of the optimised module. `declared_max` is the memory's
     /// declared maximum in pages.
-    /// With `capped`, the memory ends at [`abi::MEMORY_LIMIT`] at most (what wild address
-    /// traps rely on).
+    /// With `capped`, the memory ends at [`abi::MEMORY_LIMIT`] at most and the stack lies
+    /// above [`abi::ACCESS_LIMIT`] (what wild address traps rely on).
     pub fn new(
         module: &Module<'_>,
         td: &TargetData,
@@ -128,7 +128,7 @@ impl Layout {
             )));
         }
         let stack_bottom = globals_start - u64::from(stack_size);
-        if stack_bottom - STACK_GUARD - memory_base < abi::MEMORY_LIMIT {
+        if stack_bottom - STACK_GUARD - memory_base < abi::ACCESS_LIMIT {
             return Err(CompileError::new("internal error: the stack reaches below the memory limit"));
         }
         let layout_max = (stack_bottom - STACK_GUARD - memory_base) / WASM_PAGE;

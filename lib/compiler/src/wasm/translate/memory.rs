@@ -169,7 +169,7 @@ impl<'c, 'm, 'w> FunctionTranslator<'c, 'm, 'w> {
         }
         let reach = CHECK_TIERS.into_iter().find(|&g| end <= g).unwrap_or(end);
         let address = if self.env.options.wild_address_traps {
-            let limit = self.i32c(abi::MEMORY_LIMIT - reach);
+            let limit = self.i32c(abi::check_limit(reach));
             let outside = self.builder.build_int_compare(IntPredicate::UGT, address, limit, "").map_err(llvm)?;
             let args = [outside.into(), address.into(), self.i32c(reach).into()];
             let call = self.builder.build_call(self.env.address_check, &args, "").map_err(llvm)?;
