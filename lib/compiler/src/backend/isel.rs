@@ -942,6 +942,34 @@ impl<'a, 'm> Isel<'a, 'm> {
         Ok(r)
     }
 
+    /// `x & 2^k == 0` (or `!= 0`) on 64 bits with 2^k too large for an immediate, as a
+    /// test of the sign of `x << (63 - k)`: one instruction and no constant instead of
+    /// loading the constant and masking (the mask, now unread, is removed with the dead
+    /// code).
+    fn sign_bit_test(&mut self, pred: Pred, l: Value, r: Value) -> Result<Option<(Pred, VReg, Rhs)>> {
+        let Some(lir::Inst { op: Op::Binary(BinOp::And, x, Value::Const(bit)), .. }) = self.inst_of(l) else {
+            return Ok(None);
+        };
+        let (x, bit) = (*x, *bit);
+        let test = match pred {
+            Pred::Eq => Pred::Sge,
+            Pred::Ne => Pred::Slt,
+            _ => return Ok(None),
+        };
+        if !self.on(Optimization::Immediates)
+            || self.constant_of(r) != Some(0)
+            || self.ty(l) != 64
+            || !bit.is_power_of_two()
+            || fits_imm(bit)
+        {
+            return Ok(None);
+        }
+        let x = self.reg(x)?;
+        let shift = 63 - bit.trailing_zeros();
+        let shifted = if shift == 0 { x } else { self.alu_imm(Opcode::ShloLImm64, x, u64::from(shift)) };
+        Ok(Some((test, shifted, Rhs::Imm(0))))
+    }
+
     /// A compare-and-branch condition `(pred, a, b)` for an i1 value.
     fn branch_condition(&mut self, c: Value) -> Result<(Pred, VReg, Rhs)> {
         if let Value::Inst(i) = c
@@ -949,6 +977,9 @@ impl<'a, 'm> Isel<'a, 'm> {
             && let Op::ICmp(pred, l, r) = self.f.insts[i].op
         {
             let (pred, l, r) = self.canonical_compare(pred, l, r)?;
+            if let Some(test) = self.sign_bit_test(pred, l, r)? {
+                return Ok(test);
+            }
             let a = self.compare_operand(l, pred)?;
             let b = match self.constant_of(r) {
                 Some(k) if self.imm_operand(k) && !(pred.is_signed() && self.ty(r) == 1) => Rhs::Imm(k),

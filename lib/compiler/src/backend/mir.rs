@@ -403,7 +403,7 @@ impl MInst {
             }
             MInst::Switch { kind, .. } => match kind {
                 SwitchKind::Table { index, doubled, .. } => vec![index, doubled],
-                SwitchKind::Compare { value, .. } => vec![value],
+                SwitchKind::Compare { value, wide, .. } => std::iter::once(value).chain(wide).collect(),
             },
             MInst::Return { values } => values.iter_mut().map(|(v, _)| v).collect(),
             MInst::AddressCheck { address, outside, .. } => {
