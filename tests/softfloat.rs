@@ -59,7 +59,21 @@ impl Format {
             0..=7 => rng.next() & (self.sign() << 1).wrapping_sub(1),
             8 => self.pack(sign, 0, [0, 1, fraction, (1 << self.m) - 1][rng.below(4) as usize]),
             9 => self.pack(sign, self.emax(), [0, 1, 1 << (self.m - 1), fraction][rng.below(4) as usize]),
-            10 => self.pack(sign, [1, 2, self.emax() - 1, self.emax() - 2][rng.below(4) as usize], fraction),
+            // Extreme exponents, and the bounds of addition's common case (a power of two
+            // half of the time).
+            10 => {
+                let exponents = [
+                    1,
+                    2,
+                    self.m as u64 + 2,
+                    self.m as u64 + 3,
+                    self.m as u64 + 4,
+                    self.emax() - 3,
+                    self.emax() - 2,
+                    self.emax() - 1,
+                ];
+                self.pack(sign, exponents[rng.below(8) as usize], fraction & (rng.next() & 1).wrapping_neg())
+            }
             // Small integers and simple fractions (exact halfway cases for rounding).
             11 => self.pack(sign, bias + rng.below(self.m as u64 + 2), fraction & (3 << (self.m - 2))),
             12 => self.pack(sign, bias - 1 + rng.below(3), [0, 1 << (self.m - 1), fraction][rng.below(3) as usize]),

@@ -363,6 +363,12 @@ impl<'c> ModuleEnv<'c> {
                 continue;
             };
             let f = self.module.add_function(&format!("softfloat.{}", function.name), ty, Some(Linkage::Internal));
+            if softfloat::is_out_of_line(&function.name) {
+                for kind in ["noinline", "cold"] {
+                    let kind = Attribute::get_named_enum_kind_id(kind);
+                    f.add_attribute(AttributeLoc::Function, self.context.create_enum_attribute(kind, 0));
+                }
+            }
             functions[index as usize] = Some(f);
             let mut reader = body.get_operators_reader()?;
             while !reader.eof() {

@@ -38,10 +38,33 @@ impl Format {
             _ => (8, &[14, 8, 4]),
         };
         let sqrt_root_shift = sqrt_shift / 2 + sqrt_blocks.iter().sum::<i64>();
-        let (ty, ext, wrap) = match self.width {
-            32 => ("i32", "(i64.extend_i32_u (local.get $x))", "(i32.wrap_i64 (local.get $x))"),
-            _ => ("i64", "(local.get $x)", "(local.get $x)"),
+        let (ty, ext, wrap, narrow) = match self.width {
+            32 => (
+                "i32",
+                "(i64.extend_i32_u (local.get $x))",
+                "(i32.wrap_i64 (local.get $x))",
+                "(i64.and (local.get $x) (i64.const 0xffffffff))",
+            ),
+            _ => ("i64", "(local.get $x)", "(local.get $x)", "(local.get $x)"),
         };
+        // Addition's common case (`$add@`): the magnitude key (the exponent field at the top
+        // of a 31-bit or 64-bit integer) and the significand with its leading one at bit
+        // add_top - 1, above at least three zero bits (guard, round, sticky).
+        let (add_key, add_key_exp, add_sig, add_top): (&str, i64, &str, i64) = match self.width {
+            32 => (
+                "(i64.and (local.get $x) (i64.const 0x7fffffff))",
+                23,
+                "(i64.shl (i64.and (i64.or (local.get $x) (i64.const 0x800000)) (i64.const 0xffffff)) (i64.const 6))",
+                30,
+            ),
+            _ => (
+                "(i64.shl (local.get $x) (i64.const 1))",
+                53,
+                "(i64.shr_u (i64.or (i64.shl (local.get $x) (i64.const 10)) (i64.const -0x8000000000000000)) (i64.const 2))",
+                62,
+            ),
+        };
+        let add_cut = add_top - m;
         let int = |v: i64| v.to_string();
         let bits = |v: u64| (v as i64).to_string();
         vec![
@@ -78,6 +101,22 @@ impl Format {
             ("{TOP_DROP}", int(63 - m)),
             ("{TOP_KEEP}", int(m + 1)),
             ("{LZ_EXP}", int(bias + 62)),
+            ("{NARROW}", narrow.to_string()),
+            ("{WIDE_SIGN}", int(-1 << (self.width - 1))),
+            ("{ADD_KEY}", add_key.to_string()),
+            ("{ADD_KEY_EXP}", int(add_key_exp)),
+            ("{ADD_SIG}", add_sig.to_string()),
+            ("{ADD_SIG_TOP}", int(add_top - 1)),
+            ("{ADD_TOP}", int(add_top)),
+            ("{ADD_LZ}", int(63 - add_top)),
+            ("{ADD_CUT}", int(add_cut)),
+            ("{ADD_HALF_1}", int((1 << (add_cut - 1)) - 1)),
+            // The sum is normal (cancellation moves the leading one down at most M + 2
+            // places) and a zero or subnormal y is below a quarter of x's last place from
+            // exponent field M + 3 on; it is finite or rounds exactly to infinity up to
+            // EMAX - 2.
+            ("{ADD_ELO}", int(m + 3)),
+            ("{ADD_ERANGE}", int(emax - 2 - (m + 3) + 1)),
         ]
     }
 
@@ -102,6 +141,14 @@ pub fn text() -> String {
     }
     text.push_str(tail);
     text
+}
+
+/// Whether the routine named `name` is the general case of an operator whose common
+/// case has a short path of its own (`$add_general32`, `$mul_general64`, ...): it stays
+/// out of line (`noinline`, `cold`), so that inlining the short path brings no register
+/// pressure and no code for operands that are rare.
+pub fn is_out_of_line(name: &str) -> bool {
+    name.contains("_general")
 }
 
 /// The routines as a WebAssembly binary (assembled once per process).

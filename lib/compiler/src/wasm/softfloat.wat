@@ -117,7 +117,70 @@
     (i64.or (local.get $s)
       (i64.add (i64.shl (i64.sub (local.get $e) (i64.const 1)) (i64.const {M})) (local.get $m))))
 
-  (func $add@ (param $a i64) (param $b i64) (result i64)
+  ;; a + b. The common case directly: the larger magnitude's exponent field within
+  ;; [{ADD_ELO}, EMAX - 2], where a zero or subnormal other operand is below a quarter of
+  ;; its last place and the sum is normal and at most rounds to infinity. The rest in
+  ;; `$add_general@`. `flip` is 0 for a + b and -2^(N - 1) for a - b in format N: it
+  ;; flips b's sign bit, and a binary32 b's bits above its own (which `$narrow@` clears).
+  ;; The result's bits above its format are undefined.
+  (func $add@ (param $a i64) (param $b i64) (param $flip i64) (result i64)
+    (local $ka i64) (local $kb i64) (local $less i32) (local $s i64) (local $x i64) (local $y i64)
+    (local $ex i64) (local $d i64) (local $my i64) (local $r i64) (local $shift i64)
+    ;; The magnitudes as integers that order as the magnitudes do: x the larger, y the
+    ;; other, s the operand of the larger magnitude (its sign is the sum's).
+    (local.set $ka (call $add_key@ (local.get $a)))
+    (local.set $kb (call $add_key@ (local.get $b)))
+    (local.set $less (i64.lt_u (local.get $ka) (local.get $kb)))
+    (local.set $s (select (i64.xor (local.get $b) (local.get $flip)) (local.get $a) (local.get $less)))
+    (local.set $x (select (local.get $kb) (local.get $ka) (local.get $less)))
+    (local.set $y (select (local.get $ka) (local.get $kb) (local.get $less)))
+    (local.set $ex (i64.shr_u (local.get $x) (i64.const {ADD_KEY_EXP})))
+    (if (i64.ge_u (i64.sub (local.get $ex) (i64.const {ADD_ELO})) (i64.const {ADD_ERANGE}))
+      (then
+        (return (call $add_general@ (local.get $a) (call $narrow@ (i64.xor (local.get $b) (local.get $flip)))))))
+    ;; Exponents 64 or more apart: y is below a quarter of x's last place, the sum
+    ;; rounds to s.
+    (local.set $d (i64.sub (local.get $ex) (i64.shr_u (local.get $y) (i64.const {ADD_KEY_EXP}))))
+    (if (i64.gt_u (local.get $d) (i64.const 63)) (then (return (local.get $s))))
+    ;; y's significand shifted right by the exponents' difference, bit 0 set if any bit
+    ;; shifted out was set.
+    (local.set $my (call $add_sig@ (local.get $y)))
+    (local.set $r (i64.shr_u (local.get $my) (local.get $d)))
+    (local.set $my
+      (i64.or (local.get $r)
+        (i64.extend_i32_u (i64.lt_u (i64.shl (local.get $r) (local.get $d)) (local.get $my)))))
+    (if (i64.eqz (i64.and (i64.xor (i64.xor (local.get $a) (local.get $b)) (local.get $flip)) (i64.const {SIGN})))
+      (then (local.set $r (i64.add (call $add_sig@ (local.get $x)) (local.get $my))))
+      (else
+        (local.set $r (i64.sub (call $add_sig@ (local.get $x)) (local.get $my)))
+        ;; x - x is +0.
+        (if (i64.eqz (local.get $r)) (then (return (i64.const 0))))))
+    ;; The sum's leading one to bit {ADD_TOP}; each place it moves changes the exponent.
+    (local.set $shift (i64.sub (i64.clz (local.get $r)) (i64.const {ADD_LZ})))
+    (local.set $r (i64.shl (local.get $r) (local.get $shift)))
+    ;; Rounded to nearest, ties to even, at bit {ADD_CUT}: adding half less one and the
+    ;; last kept bit carries exactly when the rest is above half, or half with the last
+    ;; kept bit odd. The kept bits' leading one adds 1 to the exponent field, a carry out
+    ;; of rounding one more (reaching infinity's pattern exactly at the top); s's sign
+    ;; bits stay in place above its exponent field.
+    (i64.add
+      (i64.shl (i64.sub (i64.shr_u (local.get $s) (i64.const {M})) (local.get $shift)) (i64.const {M}))
+      (i64.shr_u
+        (i64.add (local.get $r)
+          (i64.add (i64.and (i64.shr_u (local.get $r) (i64.const {ADD_CUT})) (i64.const 1)) (i64.const {ADD_HALF_1})))
+        (i64.const {ADD_CUT}))))
+
+  ;; The bits of a binary32 without those above them.
+  (func $narrow@ (param $x i64) (result i64) {NARROW})
+  ;; An integer that orders the magnitudes as they compare, its exponent field at the
+  ;; top.
+  (func $add_key@ (param $x i64) (result i64) {ADD_KEY})
+  ;; The significand of x (a magnitude key of `$add@`, with a normal exponent field) with
+  ;; its leading one at bit {ADD_SIG_TOP} and zeros below.
+  (func $add_sig@ (param $x i64) (result i64) {ADD_SIG})
+
+  ;; a + b for any operands.
+  (func $add_general@ (param $a i64) (param $b i64) (result i64)
     (local $ea i64) (local $eb i64) (local $ma i64) (local $mb i64) (local $t i64)
     (local.set $ea (i64.and (i64.shr_u (local.get $a) (i64.const {M})) (i64.const {EMAX})))
     (local.set $eb (i64.and (i64.shr_u (local.get $b) (i64.const {M})) (i64.const {EMAX})))
@@ -403,10 +466,10 @@
     (select (i64.sub (i64.const 0) (local.get $min_magnitude)) (local.get $max) (local.get $negative)))
 
   (func (export "f@.add") (param {T} {T}) (result {T})
-    (call $wrap@ (call $add@ (call $ext@ (local.get 0)) (call $ext@ (local.get 1)))))
+    (call $wrap@ (call $add@ (call $ext@ (local.get 0)) (call $ext@ (local.get 1)) (i64.const 0))))
   (func (export "f@.sub") (param {T} {T}) (result {T})
     (call $wrap@
-      (call $add@ (call $ext@ (local.get 0)) (i64.xor (call $ext@ (local.get 1)) (i64.const {SIGN})))))
+      (call $add@ (call $ext@ (local.get 0)) (call $ext@ (local.get 1)) (i64.const {WIDE_SIGN}))))
   (func (export "f@.mul") (param {T} {T}) (result {T})
     (call $wrap@ (call $mul@ (call $ext@ (local.get 0)) (call $ext@ (local.get 1)))))
   (func (export "f@.div") (param {T} {T}) (result {T})
