@@ -1,7 +1,8 @@
 //! Emission: an allocated MIR function to PVM assembly items — frames (spill slots,
 //! callee-saved registers, outgoing stack arguments), prologue and epilogues, moves and
 //! spills inserted by the register allocator, calls through the jump table, block
-//! layout with fall-through, and compare-and-branch selection.
+//! layout with fall-through (code that jumps followed by its target where it can be),
+//! and compare-and-branch selection.
 
 use crate::abi;
 use crate::backend::layout::MAX_FRAME;
@@ -238,6 +239,9 @@ pub fn emit(f: &MFunction, out: &Output, ctx: &EmitContext<'_>) -> Result<Emitte
     items.extend(e.rare_paths);
     if e.trap_used {
         items.extend([Item::Label(format!("{}.trap", f.name)), op(Opcode::Trap, vec![])]);
+    }
+    if ctx.fallthrough {
+        items = place_jump_targets(items);
     }
     Ok(Emitted { items, aliases })
 }
@@ -628,6 +632,69 @@ fn store_opcodes(bytes: u32) -> (Opcode, Opcode, Opcode, Opcode) {
     }
 }
 
+/// Code that ends in an unconditional `jump` followed by the code it jumps to, without the
+/// jump. The items fall into runs that end in an unconditional control transfer (`jump`,
+/// `jump_ind`, `trap`): nothing falls from one run into the next, so the runs may go in
+/// any order but the first (the function's entry). Run by run, in their order, a run that
+/// ends in `jump L`, where `L` starts a run not yet placed, is followed by that run, and
+/// its jump is dropped; otherwise the next run in order follows. Every jump dropped is
+/// one instruction less on its path, and no other path changes.
+fn place_jump_targets(items: Vec<Item>) -> Vec<Item> {
+    let ends_run = |item: &Item| matches!(item, Item::Instruction(i) if matches!(i.opcode, Opcode::Jump | Opcode::JumpInd | Opcode::Trap));
+    let mut runs: Vec<Vec<Item>> = vec![Vec::new()];
+    for item in items {
+        let ends = ends_run(&item);
+        runs.last_mut().expect("a run").push(item);
+        if ends {
+            runs.push(Vec::new());
+        }
+    }
+    // The run each label starts (the labels before a run's first instruction).
+    let mut starts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (k, run) in runs.iter().enumerate().skip(1) {
+        for item in run {
+            match item {
+                Item::Label(l) => {
+                    starts.insert(l.clone(), k);
+                }
+                _ => break,
+            }
+        }
+    }
+    let jump_target = |run: &[Item]| match run.last() {
+        Some(Item::Instruction(i)) if i.opcode == Opcode::Jump => match i.operands.first() {
+            Some(Operand::Target { target: pvm_asm::Target::Label(l), .. }) => Some(l.clone()),
+            _ => None,
+        },
+        _ => None,
+    };
+    let mut placed = vec![false; runs.len()];
+    let mut order = Vec::with_capacity(runs.len());
+    let mut next_in_order = 0;
+    let mut current = Some(0);
+    while let Some(k) = current {
+        placed[k] = true;
+        order.push(k);
+        current = jump_target(&runs[k]).and_then(|l| starts.get(&l).copied()).filter(|&t| !placed[t]).or_else(|| {
+            while next_in_order < runs.len() && placed[next_in_order] {
+                next_in_order += 1;
+            }
+            (next_in_order < runs.len()).then_some(next_in_order)
+        });
+    }
+    let mut out = Vec::new();
+    for (n, &k) in order.iter().enumerate() {
+        let mut run = std::mem::take(&mut runs[k]);
+        let falls_to_next =
+            jump_target(&run).is_some_and(|l| order.get(n + 1).is_some_and(|&t| starts.get(&l) == Some(&t)));
+        if falls_to_next {
+            run.pop();
+        }
+        out.extend(run);
+    }
+    out
+}
+
 /// Inserts `fallthrough` before every referenced label that code can fall into without
 /// a terminator, so that it starts a basic block (a jump target must, in the PVM).
 pub fn insert_block_starts(items: &mut Vec<Item>, referenced: &std::collections::HashSet<String>) {
@@ -653,6 +720,41 @@ pub fn insert_block_starts(items: &mut Vec<Item>, referenced: &std::collections:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn code_that_jumps_is_followed_by_its_target() {
+        let label = |l: &str| Item::Label(l.into());
+        let jump = |l: &str| op(Opcode::Jump, vec![Operand::label(l)]);
+        let trap = || op(Opcode::Trap, vec![]);
+        let branch = |l: &str| op(Opcode::BranchEqImm, vec![r(Reg::new(7).unwrap()), imm(0), Operand::label(l)]);
+        let items = vec![
+            label("f"),
+            branch("f.b2"),
+            jump("f.b3"),
+            label("f.b1"),
+            op(Opcode::JumpInd, vec![r(abi::RA), imm(0)]),
+            label("f.b2"),
+            trap(),
+            label("f.b3"),
+            jump("f.b1"),
+            label("f.b4"),
+            jump("f.b4"),
+        ];
+        assert_eq!(
+            place_jump_targets(items),
+            vec![
+                label("f"),
+                branch("f.b2"),
+                label("f.b3"),
+                label("f.b1"),
+                op(Opcode::JumpInd, vec![r(abi::RA), imm(0)]),
+                label("f.b2"),
+                trap(),
+                label("f.b4"),
+                jump("f.b4"),
+            ]
+        );
+    }
 
     #[test]
     fn a_frame_larger_than_half_the_stack_guard_is_an_error() {
