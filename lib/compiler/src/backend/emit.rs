@@ -242,6 +242,9 @@ pub fn emit(f: &MFunction, out: &Output, ctx: &EmitContext<'_>) -> Result<Emitte
     }
     if ctx.fallthrough {
         items = place_jump_targets(items);
+        if e.trap_used {
+            items = near_traps(items, &format!("{}.trap", f.name));
+        }
     }
     Ok(Emitted { items, aliases })
 }
@@ -695,6 +698,113 @@ fn place_jump_targets(items: Vec<Item>) -> Vec<Item> {
     out
 }
 
+/// How far (in estimated bytes) a branch reaches with a one-byte offset, less a margin
+/// for the error of the estimate and the traps inserted.
+const NEAR: usize = 96;
+
+/// The address checks' branches to the function's shared trap (`trap`) that lie too far
+/// from it for a one-byte offset branch to a nearer `trap` instead: one that code already
+/// has after a label, or one inserted between two runs of code (after an unconditional
+/// `jump`, `jump_ind` or `trap`, where nothing falls into it) when at least two checks
+/// use it. Each such check is a byte shorter (`branch_lt_s_imm a, 0, L`: 3 bytes instead
+/// of 4); an inserted trap costs one. Positions are estimates ([`estimated_len`]).
+fn near_traps(mut items: Vec<Item>, trap: &str) -> Vec<Item> {
+    let mut at = Vec::with_capacity(items.len() + 1);
+    let mut offset = 0;
+    for item in &items {
+        at.push(offset);
+        if let Item::Instruction(i) = item {
+            offset += estimated_len(i);
+        }
+    }
+    at.push(offset);
+    let is_trap = |item: Option<&Item>| matches!(item, Some(Item::Instruction(i)) if i.opcode == Opcode::Trap);
+    let targets_trap = |item: &Item| match item {
+        Item::Instruction(i) => {
+            matches!(i.operands.last(), Some(Operand::Target { target: pvm_asm::Target::Label(l), .. }) if l == trap)
+        }
+        _ => false,
+    };
+    // Traps already there (a label followed by `trap`), and places for new ones.
+    let mut existing: Vec<(usize, String)> = Vec::new();
+    let mut places: Vec<usize> = Vec::new();
+    for k in 0..items.len() {
+        if let Item::Label(l) = &items[k]
+            && is_trap(items[k + 1..].iter().find(|i| !matches!(i, Item::Label(_))))
+        {
+            existing.push((at[k], l.clone()));
+        }
+        let after_terminator = k > 0
+            && matches!(&items[k - 1], Item::Instruction(i) if matches!(i.opcode, Opcode::Jump | Opcode::JumpInd | Opcode::Trap));
+        if after_terminator && matches!(items[k], Item::Label(_)) {
+            places.push(k);
+        }
+    }
+    let checks: Vec<usize> = (0..items.len()).filter(|&k| targets_trap(&items[k])).collect();
+    let near = |a: usize, b: usize| a.abs_diff(b) <= NEAR;
+    let mut retarget: Vec<(usize, String)> = Vec::new();
+    let mut inserts: Vec<(usize, String)> = Vec::new();
+    let mut covered = vec![false; checks.len()];
+    for n in 0..checks.len() {
+        if covered[n] {
+            continue;
+        }
+        let c = at[checks[n]];
+        if let Some((_, label)) = existing.iter().find(|(t, _)| near(*t, c)) {
+            covered[n] = true;
+            retarget.push((checks[n], label.clone()));
+            continue;
+        }
+        // The farthest place forward that reaches this check covers the most after it.
+        let Some(&place) = places.iter().rev().find(|&&p| near(at[p], c)) else { continue };
+        let users: Vec<usize> = (n..checks.len()).filter(|&m| !covered[m] && near(at[place], at[checks[m]])).collect();
+        if users.len() < 2 {
+            continue;
+        }
+        let label = format!("{trap}{}", inserts.len());
+        for m in users {
+            covered[m] = true;
+            retarget.push((checks[m], label.clone()));
+        }
+        inserts.push((place, label));
+    }
+    for (k, label) in retarget {
+        if let Item::Instruction(i) = &mut items[k]
+            && let Some(last) = i.operands.last_mut()
+        {
+            *last = Operand::label(label);
+        }
+    }
+    inserts.sort_by_key(|(place, _)| std::cmp::Reverse(*place));
+    for (place, label) in inserts {
+        items.splice(place..place, [Item::Label(label), op(Opcode::Trap, vec![])]);
+    }
+    items
+}
+
+/// An instruction's length, estimated for [`near_traps`]: the opcode, the register
+/// bytes, each immediate in its fewest bytes, a label's address in two and a branch
+/// offset in two.
+fn estimated_len(i: &AsmInstruction) -> usize {
+    if i.opcode == Opcode::LoadImm64 {
+        return 10;
+    }
+    let regs = i.operands.iter().filter(|o| matches!(o, Operand::Reg(_))).count();
+    let fields: usize = i
+        .operands
+        .iter()
+        .map(|o| match o {
+            Operand::Reg(_) => 0,
+            Operand::Imm { value: pvm_asm::Value::Const(v), .. } => {
+                imm_len(*v as u32 as i32 as i64 as u64).unwrap_or(4)
+            }
+            Operand::Imm { .. } | Operand::Target { .. } => 2,
+        })
+        .sum();
+    let length_byte = usize::from(regs == 0 && i.operands.len() > 1);
+    1 + regs.div_ceil(2) + fields + length_byte
+}
+
 /// Inserts `fallthrough` before every referenced label that code can fall into without
 /// a terminator, so that it starts a basic block (a jump target must, in the PVM).
 pub fn insert_block_starts(items: &mut Vec<Item>, referenced: &std::collections::HashSet<String>) {
@@ -720,6 +830,36 @@ pub fn insert_block_starts(items: &mut Vec<Item>, referenced: &std::collections:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn far_checks_branch_to_a_trap_placed_near_them() {
+        let label = |l: &str| Item::Label(l.into());
+        let check =
+            |reg: u8, to: &str| op(Opcode::BranchLtSImm, vec![r(Reg::new(reg).unwrap()), imm(0), Operand::label(to)]);
+        let filler = || op(Opcode::LoadImm, vec![r(Reg::new(9).unwrap()), imm(0x1234_5678)]);
+        let body = |checks: [Item; 3], near: Vec<Item>| {
+            let [a, b, c] = checks;
+            let mut items = vec![label("f"), a, b, op(Opcode::Jump, vec![Operand::label("f.b1")]), label("f.b0"), c];
+            items.push(op(Opcode::Jump, vec![Operand::label("f.b1")]));
+            items.extend(near);
+            items.push(label("f.b1"));
+            items.extend((0..40).map(|_| filler()));
+            items.extend([op(Opcode::JumpInd, vec![r(abi::RA), imm(0)]), label("f.trap"), op(Opcode::Trap, vec![])]);
+            items
+        };
+        let far = [check(7, "f.trap"), check(8, "f.trap"), check(10, "f.trap")];
+        let near = [check(7, "f.trap0"), check(8, "f.trap0"), check(10, "f.trap0")];
+        assert_eq!(
+            near_traps(body(far.clone(), vec![]), "f.trap"),
+            body(near, vec![label("f.trap0"), op(Opcode::Trap, vec![])])
+        );
+        // One far check alone keeps the shared trap: a trap of its own would cost the byte
+        // it saves.
+        let one = |items: Vec<Item>| {
+            items.into_iter().filter(|i| !matches!(i, Item::Instruction(x) if x.opcode == Opcode::BranchLtSImm && x.operands[0] != r(Reg::new(7).unwrap()))).collect::<Vec<_>>()
+        };
+        assert_eq!(near_traps(one(body(far.clone(), vec![])), "f.trap"), one(body(far, vec![])));
+    }
 
     #[test]
     fn code_that_jumps_is_followed_by_its_target() {
