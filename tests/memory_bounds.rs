@@ -594,3 +594,49 @@ fn memory_ends_at_two_gib_and_an_address_is_checked_by_its_sign() {
             .unwrap();
     assert!(unchecked.max_pages > 65_000, "{}", unchecked.max_pages);
 }
+
+/// The sign test of an address (above) holds only if every register holding a 32-bit
+/// address holds it sign-extended. Addresses that land on the stack, made every way a
+/// program makes an i32 (read from the arguments, wrapped from an i64 whose upper half is
+/// zero, summed past 2^31, loaded from linear memory, assembled from halves), trap on a
+/// load and on a store, where a zero-extended register would pass the test and reach
+/// the stack.
+#[test]
+fn stack_addresses_made_every_way_trap() {
+    let text = r#"(module (memory 1)
+      (func (export "main") (param $ptr i32) (param $len i32) (result i64)
+        (local $a i32)
+        (local.set $a (i32.load offset=4 (local.get $ptr)))
+        (block $made (block $halves (block $memory (block $sum (block $wrapped (block $read
+          (br_table $read $wrapped $sum $memory $halves (i32.load (local.get $ptr))))
+          (br $made))
+          (local.set $a (i32.wrap_i64 (i64.load offset=8 (local.get $ptr)))) (br $made))
+          (local.set $a (i32.add (i32.load offset=16 (local.get $ptr)) (i32.load offset=20 (local.get $ptr))))
+          (br $made))
+          (i32.store (i32.const 64) (local.get $a))
+          (local.set $a (i32.load (i32.const 64))) (br $made))
+          (local.set $a (i32.or (i32.shl (i32.load16_u offset=6 (local.get $ptr)) (i32.const 16))
+                                (i32.load16_u offset=4 (local.get $ptr)))))
+        (if (i32.load offset=24 (local.get $ptr))
+          (then (i32.store8 (local.get $a) (i32.const 0x55))))
+        (i64.store (i32.const 0) (i64.load8_u (local.get $a)))
+        (i64.const 0x800000000)))"#;
+    let (jam, compiled) = compile_jam(text.as_bytes(), &pvm_compiler::Options::default()).unwrap();
+    let args = |way: u32, address: u32, store: bool| {
+        let half = 0x8000_0000u32;
+        let words = [way, address, address, 0, address.wrapping_sub(half), half, u32::from(store)];
+        words.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>()
+    };
+    // A stack address (the stack ends at 0xFEFE_0000) and one in linear memory.
+    let stack = (0xFEFD_FFF0 - compiled.memory_base) as u32;
+    assert!(stack >= 0x8000_0000);
+    for way in 0..5 {
+        for store in [false, true] {
+            let (status, _) = run_main(&jam, &args(way, stack, store));
+            assert!(matches!(status, Status::Panic | Status::Fault(_)), "way {way}, store {store}: {status:?}");
+            let (status, result) = run_main(&jam, &args(way, 100, store));
+            let byte = if store { 0x55 } else { 0 };
+            assert_eq!((status, result), (Status::Halt, vec![byte, 0, 0, 0, 0, 0, 0, 0]), "way {way}, store {store}");
+        }
+    }
+}

@@ -143,7 +143,7 @@ pub fn select(f: &lir::Function, is_entry: bool, zoned: &[bool], m: &mut ModuleI
 
 /// `(address, limit)` of an address check's compare `address > limit` (unsigned), which
 /// LLVM writes `address < 0` (signed) when the limit is 2^31 - 1.
-fn check_limit(op: &Op) -> Option<(Value, u64)> {
+fn check_compare(op: &Op) -> Option<(Value, u64)> {
     match *op {
         Op::ICmp(Pred::Ugt, a, Value::Const(limit)) => Some((a, limit)),
         Op::ICmp(Pred::Slt, a, Value::Const(0)) => Some((a, 0x7fff_ffff)),
@@ -390,7 +390,7 @@ impl<'a, 'm> Isel<'a, 'm> {
             [Value::Inst(c), address, _] => {
                 self.uses[*c] == 1
                     && block.contains(c)
-                    && check_limit(&self.f.insts[*c].op).is_some_and(|(a, _)| a == *address)
+                    && check_compare(&self.f.insts[*c].op).is_some_and(|(a, _)| a == *address)
             }
             _ => false,
         }
@@ -1281,7 +1281,7 @@ impl<'a, 'm> Isel<'a, 'm> {
             return Err(err("internal error: an address check without its three arguments"));
         };
         let outside = match (outside, self.constant_of(*reach)) {
-            (Value::Inst(c), _) if self.folded[*c] => match check_limit(&self.f.insts[*c].op) {
+            (Value::Inst(c), _) if self.folded[*c] => match check_compare(&self.f.insts[*c].op) {
                 Some((_, limit)) => Outside::Above(limit),
                 None => return Err(err("internal error: an address check folded with another compare")),
             },

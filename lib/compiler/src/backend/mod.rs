@@ -2,8 +2,9 @@
 //!
 //! Phases, each with its own data: memory [`layout`] → [`import`] into [`lir`] (less
 //! the [`address_check`]s that cannot fail) → instruction selection ([`isel`]) into
-//! [`mir`], less its [`dead_code`], with the copies of [`loop_carried`] → register allocation (`regalloc2`) →
-//! [`emit`] (less the [`reloads`] a register holds already) into `pvm_asm` items, plus the [`runtime`] routines the code calls.
+//! [`mir`], less its [`dead_code`], with the copies of [`loop_carried`] → register
+//! allocation (`regalloc2`) → [`emit`] (less the [`reloads`] a register holds already)
+//! into `pvm_asm` items, plus the [`runtime`] routines the code calls.
 
 pub mod address_check;
 pub mod dead_code;
