@@ -207,8 +207,14 @@ const EVERY_OPTIMIZATION: &str = r#"(module
   (func $smaller (param $a i32) (param $b i32) (result i32)
     (select (local.get $a) (local.get $b) (i32.lt_s (local.get $a) (local.get $b))))
   (func (export "main") (param $ptr i32) (param $len i32) (result i64)
-    (local $i i32) (local $sum i32) (local $h i64) (local $x i32) (local $y i32) (local $t i32)
+    (local $i i32) (local $sum i32) (local $h i64) (local $x i32) (local $y i32) (local $t i32) (local $k i32)
+    (local $bytes i32)
     (i64.store (i32.const 32) (i64.load (local.get $ptr)))
+    (if (local.get $len) (then (loop $byte
+      (local.set $bytes (i32.xor (local.get $bytes) (i32.load8_u (i32.add (local.get $ptr) (local.get $k)))))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $byte (i32.ne (local.get $k) (local.get $len))))))
+    (i32.store (i32.const 136) (local.get $bytes))
     (memory.copy (i32.const 64) (i32.const 32) (i32.const 24))
     (block $done
       (loop $next
@@ -256,6 +262,7 @@ fn every_optimisation_switches_off_on_its_own() {
         "loop-carried",
         "dead-code",
         "reloads",
+        "loop-range",
     ];
     let mut unoptimised = Vec::new();
     for name in names {
@@ -272,7 +279,7 @@ fn every_optimisation_switches_off_on_its_own() {
         err.starts_with(
             "error: invalid value 'unrolling' for '--no-opt <NAME>'\n  [possible values: all, llvm, inline, fold-address, \
              immediates, fuse-compare, cmov, known-bits, inline-memory, fallthrough, loop-constants, loop-carried, dead-code, \
-             reloads]\n"
+             reloads, loop-range]\n"
         ),
         "{err}"
     );

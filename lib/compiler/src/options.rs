@@ -85,11 +85,15 @@ pub enum Optimization {
     /// from the register holding it (off: every reload the register allocator places
     /// loads from the stack).
     Reloads,
+    /// An argument read at `args_ptr + i`, with `i` a loop counter that its loop's exit
+    /// test keeps below the arguments' length, is not checked (off: every such read is
+    /// checked on `i`).
+    LoopRange,
 }
 
 impl Optimization {
     /// Every optimisation, in the order of `--help`.
-    pub const ALL: [Optimization; 13] = [
+    pub const ALL: [Optimization; 14] = [
         Optimization::Llvm,
         Optimization::Inline,
         Optimization::FoldAddress,
@@ -103,6 +107,7 @@ impl Optimization {
         Optimization::LoopCarried,
         Optimization::DeadCode,
         Optimization::Reloads,
+        Optimization::LoopRange,
     ];
 
     /// The name `--no-opt` takes.
@@ -121,6 +126,7 @@ impl Optimization {
             Optimization::LoopCarried => "loop-carried",
             Optimization::DeadCode => "dead-code",
             Optimization::Reloads => "reloads",
+            Optimization::LoopRange => "loop-range",
         }
     }
 

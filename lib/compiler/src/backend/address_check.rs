@@ -24,6 +24,7 @@
 use crate::abi;
 use crate::backend::import::canonical;
 use crate::backend::lir::{Callee, FuncId, Function, Inst, InstId, Module, Op, Value};
+use crate::backend::loop_range::LoopRanges;
 use crate::backend::mir::Zone;
 use pvm_isa::spi::{ARGS_START, ZONE_SIZE};
 use std::collections::HashMap;
@@ -260,9 +261,24 @@ fn mark_loaded(f: &Function, v: Value, loaded: &mut [bool]) {
 }
 
 /// Drops the checks of `f` that cannot fail, for a memory based at `memory_base`: those
-/// LLVM proved never outside, and those of a constant address in the argument zone (the
-/// arguments `main` reads where LLVM knows their address). Their users use the address.
-pub fn resolve(f: &mut Function, memory_base: u64) {
+/// LLVM proved never outside, those of a constant address in the argument zone (the
+/// arguments `main` reads where LLVM knows their address), and, with `loop_ranges`, the
+/// loads at `base + i` with `base` in the argument zone and `i` a loop counter that
+/// stays below the zone's end ([`crate::backend::loop_range`]: a loop over the argument bytes). Their
+/// users use the address.
+pub fn resolve(f: &mut Function, memory_base: u64, loop_ranges: bool) {
+    let ranges = loop_ranges.then(|| LoopRanges::new(f, abi::entry_slot(&f.name).is_some()));
+    let loaded = if loop_ranges { loaded_from(f) } else { Vec::new() };
+    let within_arguments = |i: InstId, address: Value, reach: u64| {
+        let (Some(ranges), Value::Inst(add)) = (&ranges, address) else { return false };
+        let Some((x, base)) = f.insts[add].op.added_constant() else { return false };
+        let end = zone(memory_base).1 as u32;
+        let last = u64::from(end.wrapping_sub(base as u32).wrapping_sub(1));
+        loaded[i]
+            && reach <= ARGS_REACH
+            && in_zone(memory_base, base)
+            && ranges.upper_bound(x).is_some_and(|bound| bound <= last)
+    };
     let mut resolved: Vec<(InstId, Value)> = Vec::new();
     for (i, inst) in f.insts.iter().enumerate() {
         match check_of(inst) {
@@ -272,23 +288,38 @@ pub fn resolve(f: &mut Function, memory_base: u64) {
             {
                 resolved.push((i, Value::Const(address)))
             }
+            Some((_, address, Value::Const(reach))) if within_arguments(i, address, reach) => {
+                resolved.push((i, address))
+            }
             _ => {}
         }
     }
     if !resolved.is_empty() {
-        let value_of: HashMap<InstId, Value> = resolved.iter().copied().collect();
+        let flags: Vec<Value> = resolved.iter().filter_map(|&(i, _)| check_of(&f.insts[i]).map(|c| c.0)).collect();
+        let mut value_of: HashMap<InstId, Value> = resolved.iter().copied().collect();
         for inst in &mut f.insts {
             inst.op.map_operands(|v| match v {
                 Value::Inst(i) => value_of.get(&i).copied().unwrap_or(v),
                 other => other,
             });
         }
+        for i in value_of.keys() {
+            f.insts[*i].op = Op::Copy(Value::Undef);
+        }
+        // A compare that only a dropped check read goes with it.
+        let uses = f.use_counts();
+        for flag in flags {
+            if let Value::Inst(c) = flag
+                && uses[c] == 0
+                && matches!(f.insts[c].op, Op::ICmp(..))
+            {
+                f.insts[c].op = Op::Copy(Value::Undef);
+                value_of.insert(c, Value::Undef);
+            }
+        }
         // Nothing uses them any more.
         for block in &mut f.blocks {
             block.insts.retain(|i| !value_of.contains_key(i));
-        }
-        for i in value_of.keys() {
-            f.insts[*i].op = Op::Copy(Value::Undef);
         }
     }
 }

@@ -151,14 +151,6 @@ fn check_compare(op: &Op) -> Option<(Value, u64)> {
     }
 }
 
-/// `(x, c)` of an addition `x + c` of a constant.
-fn added_constant(op: &Op) -> Option<(Value, u64)> {
-    match *op {
-        Op::Binary(BinOp::Add, x, Value::Const(c)) | Op::Binary(BinOp::Add, Value::Const(c), x) => Some((x, c)),
-        _ => None,
-    }
-}
-
 fn err(message: impl Into<String>) -> CompileError {
     CompileError::new(message)
 }
@@ -438,7 +430,7 @@ impl<'a, 'm> Isel<'a, 'm> {
                         for &(v, _) in terms {
                             if let Value::Inst(j) = v
                                 && self.uses[j] == 1
-                                && added_constant(&self.f.insts[j].op).is_some()
+                                && self.f.insts[j].op.added_constant().is_some()
                             {
                                 self.folded[j] = true;
                             }
@@ -479,7 +471,7 @@ impl<'a, 'm> Isel<'a, 'm> {
     /// is in the argument zone (`address_check::offset_zone`).
     fn offset_check(&self, i: InstId, args: &[Value]) -> Option<(InstId, Value, u64)> {
         let [_, Value::Inst(add), Value::Const(reach)] = *args else { return None };
-        let (x, base) = added_constant(&self.f.insts[add].op)?;
+        let (x, base) = self.f.insts[add].op.added_constant()?;
         let in_zone = address_check::in_zone(self.m.memory_base, base);
         let zoned = self.zoned[i] && reach <= address_check::ARGS_REACH;
         (zoned && in_zone && self.uses[add] == 2 && self.constant_of(x).is_none()).then_some((add, x, base))
@@ -528,7 +520,7 @@ impl<'a, 'm> Isel<'a, 'm> {
                         v = x;
                     } else if let Value::Inst(j) = v
                         && self.folded[j]
-                        && let Some((x, c)) = added_constant(&self.f.insts[j].op)
+                        && let Some((x, c)) = self.f.insts[j].op.added_constant()
                     {
                         off = off.wrapping_add((c as i64).wrapping_mul(scale as i64));
                         v = x;

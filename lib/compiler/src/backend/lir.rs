@@ -276,6 +276,14 @@ impl Op {
         }
     }
 
+    /// `(x, c)` when the instruction is `x + c` with `c` a constant.
+    pub fn added_constant(&self) -> Option<(Value, u64)> {
+        match *self {
+            Op::Binary(BinOp::Add, x, Value::Const(c)) | Op::Binary(BinOp::Add, Value::Const(c), x) => Some((x, c)),
+            _ => None,
+        }
+    }
+
     /// Successor blocks of a terminator.
     pub fn successors(&self) -> Vec<BlockId> {
         match self {

@@ -1,10 +1,11 @@
 //! The PVM back end: from the optimised LLVM module to a PVM assembly program.
 //!
 //! Phases, each with its own data: memory [`layout`] → [`import`] into [`lir`] (less
-//! the [`address_check`]s that cannot fail) → instruction selection ([`isel`]) into
-//! [`mir`], less its [`dead_code`], with the copies of [`loop_carried`] → register
-//! allocation (`regalloc2`) → [`emit`] (less the [`reloads`] a register holds already)
-//! into `pvm_asm` items, plus the [`runtime`] routines the code calls.
+//! the [`address_check`]s that cannot fail, some by the bounds of [`loop_range`]) →
+//! instruction selection ([`isel`]) into [`mir`], less its [`dead_code`], with the
+//! copies of [`loop_carried`] → register allocation (`regalloc2`) → [`emit`] (less the
+//! [`reloads`] a register holds already) into `pvm_asm` items, plus the [`runtime`]
+//! routines the code calls.
 
 pub mod address_check;
 pub mod dead_code;
@@ -14,6 +15,7 @@ pub mod isel;
 pub mod layout;
 pub mod lir;
 pub mod loop_carried;
+pub mod loop_range;
 pub mod mir;
 pub mod reloads;
 pub mod runtime;
@@ -64,7 +66,7 @@ pub fn compile(
     let layout = Layout::new(module, &td, facts.stack_size, facts.maximum_pages, facts.wild_address_traps)?;
     let mut lir = import::import(module, &layout, &td)?;
     for function in &mut lir.functions {
-        address_check::resolve(function, layout.memory_base);
+        address_check::resolve(function, layout.memory_base, optimizations.enabled(Optimization::LoopRange));
     }
     let zoned = address_check::zoned(&lir, layout.memory_base);
     // A module whose instantiation traps never runs with its memory image.
