@@ -112,35 +112,36 @@ macro_rules! simplifycfg_keeping_loops {
 /// after the vectorisers, reassociation, merged load/store motion, bit-tracking DCE, the
 /// second jump threading and value propagation, loop sinking, div/rem pairing, called-
 /// value propagation, the post-inlining function attributes and the globals alias
-/// analysis, the late loop rotation. With the inliner threshold this compiles
-/// `compiler.wasm` in about three quarters of `default<Os>`'s time to slightly less code;
-/// of the bench cases only `as_objects`, the most call-heavy, runs more instructions than
-/// under `default<O2>` (`scripts/bench-compile.sh`, docs/optimizations.md).
+/// analysis, the late loop rotation. Left out too, each where leaving it out changed no
+/// bench case's code or gas but to make it smaller or faster, and made `compiler.wasm`'s
+/// code no larger (docs/results.md, "Compile time"): the `globalopt` before inlining, the
+/// function attributes, the second and third SROA, the instcombine between the loop
+/// passes, loop instruction and CFG simplification, loop idiom recognition, loop
+/// deletion, full unrolling, SCCP, aggressive DCE, memcpy optimisation, dead-store
+/// elimination, the lowering of constant intrinsics, and the late CFG simplification
+/// that turns switches into tables. Of the bench cases only `as_objects`, the most
+/// call-heavy, runs more instructions than under `default<O2>` (`scripts/bench-compile.sh`,
+/// docs/optimizations.md).
 const O2_PIPELINE: &str = concat!(
     "function<eager-inv>(lower-expect,",
     simplifycfg!(
         "no-forward-switch-cond;no-switch-range-to-icmp;no-switch-to-lookup;keep-loops;no-hoist-common-insts;no-sink-common-insts"
     ),
     ",sroa,early-cse<>),",
-    "ipsccp,globalopt,function(mem2reg),deadargelim,",
-    "cgscc(devirt<4>(inline,function-attrs,function<eager-inv>(",
-    "sroa,early-cse<memssa>,jump-threading,correlated-propagation,",
+    "ipsccp,function(mem2reg),deadargelim,",
+    "cgscc(devirt<4>(inline,function<eager-inv>(",
+    "early-cse<memssa>,jump-threading,correlated-propagation,",
     simplifycfg_keeping_loops!(),
     ",instcombine,",
-    "loop-mssa(loop-instsimplify,loop-simplifycfg,licm,loop-rotate,licm,simple-loop-unswitch<no-nontrivial;trivial>),",
+    "loop-mssa(licm,loop-rotate,licm,simple-loop-unswitch<no-nontrivial;trivial>),",
     simplifycfg_keeping_loops!(),
-    ",instcombine,loop(loop-idiom,indvars,loop-deletion,loop-unroll-full),",
-    "sroa,gvn<>,sccp,instcombine,adce,memcpyopt,dse,loop-mssa(licm),",
+    ",loop(indvars),gvn<>,instcombine,loop-mssa(licm),",
     simplifycfg!(
         "no-forward-switch-cond;switch-range-to-icmp;no-switch-to-lookup;keep-loops;hoist-common-insts;sink-common-insts"
     ),
     "))),",
     "globalopt,globaldce,",
-    "function<eager-inv>(lower-constant-intrinsics,instcombine,",
-    simplifycfg!(
-        "forward-switch-cond;switch-range-to-icmp;switch-to-lookup;no-keep-loops;hoist-common-insts;sink-common-insts"
-    ),
-    ",loop-unroll<O2>,loop-mssa(licm),instsimplify,",
+    "function<eager-inv>(instcombine,loop-unroll<O2>,loop-mssa(licm),instsimplify,",
     simplifycfg_keeping_loops!(),
     "),",
     "globaldce,constmerge",
