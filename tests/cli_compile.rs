@@ -183,6 +183,8 @@ fn bad_input_gets_one_line_errors() {
 /// the low byte of one (a truncation nothing but the store reads).
 const EVERY_OPTIMIZATION: &str = r#"(module
   (memory 1)
+  (func $init (i32.store (i32.const 240) (i32.const 7)))
+  (start $init)
   (func $next (param $p i32) (result i32)
     (i32.add (i32.add (local.get $p) (i32.load (local.get $p)))
       (i32.mul (i32.load offset=4 (local.get $p)) (i32.add (i32.load offset=8 (local.get $p))
@@ -263,6 +265,7 @@ fn every_optimisation_switches_off_on_its_own() {
         "dead-code",
         "reloads",
         "loop-range",
+        "start-eval",
     ];
     let mut unoptimised = Vec::new();
     for name in names {
@@ -279,7 +282,7 @@ fn every_optimisation_switches_off_on_its_own() {
         err.starts_with(
             "error: invalid value 'unrolling' for '--no-opt <NAME>'\n  [possible values: all, llvm, inline, fold-address, \
              immediates, fuse-compare, cmov, known-bits, inline-memory, fallthrough, loop-constants, loop-carried, dead-code, \
-             reloads, loop-range]\n"
+             reloads, loop-range, start-eval]\n"
         ),
         "{err}"
     );

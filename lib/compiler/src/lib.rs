@@ -44,7 +44,7 @@ pub fn read_input(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
 
 /// Compiles a module to optimised LLVM IR text (what `--emit-llvm` prints).
 pub fn compile_to_llvm_ir(wasm: &[u8], options: &Options) -> Result<(String, Vec<String>)> {
-    let module = wasm::module::Module::parse(wasm, options)?;
+    let module = front_end(wasm, options)?;
     let context = Context::create();
     let ir = wasm::ir::IrModule::build(&context, &module, options)?;
     optimize::prepare(ir.module(), options);
@@ -70,10 +70,20 @@ pub struct Compiled {
 
 /// Compiles a WebAssembly module (binary) to a PVM assembly program.
 pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled> {
-    let module = wasm::module::Module::parse(wasm, options)?;
+    let module = front_end(wasm, options)?;
     compile_module(&module, options).map_err(|error| {
         name_origin(error, options, |name| readable_name(&module, name), |o| compile_module(&module, o).err())
     })
+}
+
+/// Reads and validates a module, and runs its start function at compile time where that
+/// gives every run's outcome ([`wasm::start_eval`]).
+fn front_end<'a>(wasm: &'a [u8], options: &Options) -> Result<wasm::module::Module<'a>> {
+    let mut module = wasm::module::Module::parse(wasm, options)?;
+    if options.enabled(Optimization::StartEval) {
+        wasm::start_eval::apply(wasm, &mut module);
+    }
+    Ok(module)
 }
 
 /// The module's name for the function with LLVM name `name` (`wasm.func.N`; the entry

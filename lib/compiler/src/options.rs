@@ -89,11 +89,15 @@ pub enum Optimization {
     /// test keeps below the arguments' length, is not checked (off: every such read is
     /// checked on `i`).
     LoopRange,
+    /// The start function runs at compile time where its outcome is sure to be every
+    /// run's, and its result becomes the module's initial memory and globals (off: it runs
+    /// at the start of every run).
+    StartEval,
 }
 
 impl Optimization {
     /// Every optimisation, in the order of `--help`.
-    pub const ALL: [Optimization; 14] = [
+    pub const ALL: [Optimization; 15] = [
         Optimization::Llvm,
         Optimization::Inline,
         Optimization::FoldAddress,
@@ -108,6 +112,7 @@ impl Optimization {
         Optimization::DeadCode,
         Optimization::Reloads,
         Optimization::LoopRange,
+        Optimization::StartEval,
     ];
 
     /// The name `--no-opt` takes.
@@ -127,6 +132,7 @@ impl Optimization {
             Optimization::DeadCode => "dead-code",
             Optimization::Reloads => "reloads",
             Optimization::LoopRange => "loop-range",
+            Optimization::StartEval => "start-eval",
         }
     }
 

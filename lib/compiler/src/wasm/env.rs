@@ -234,7 +234,7 @@ impl<'c> ModuleEnv<'c> {
     fn declare_segments(&mut self, wasm: &Module<'_>) {
         for (index, segment) in wasm.data.iter().enumerate() {
             let passive = matches!(segment.placement, DataPlacement::Passive);
-            let bytes: &[u8] = if passive { segment.bytes } else { &[] };
+            let bytes: &[u8] = if passive { &segment.bytes } else { &[] };
             let contents = self.context.const_string(bytes, false);
             let g = self.module.add_global(contents.get_type(), None, &format!("{}{index}", abi::SEGMENT_PREFIX));
             g.set_initializer(&contents);

@@ -228,6 +228,7 @@ impl<'c> IrModule<'c> {
             builder.build_unreachable().map_err(llvm)?;
             return Ok(());
         }
+        self.store_evaluated_globals(wasm, &builder)?;
         if let Some(start) = wasm.start {
             builder.build_call(self.env.functions[start as usize], &[], "").map_err(llvm)?;
         }
@@ -283,6 +284,19 @@ impl<'c> IrModule<'c> {
         let second = builder.build_left_shift(second, self.env.i64.const_int(32, false), "").map_err(llvm)?;
         let packed = builder.build_or(start, second, "").map_err(llvm)?;
         builder.build_return(Some(&packed)).map_err(llvm)?;
+        Ok(())
+    }
+
+    /// Stores the values the start function left in globals (evaluated at compile time,
+    /// [`crate::wasm::start_eval`]) where an entry begins, as the start function did: the
+    /// stores let LLVM fold what the program computes from them (the first address an
+    /// AssemblyScript program allocates), and it drops those a later store makes dead.
+    fn store_evaluated_globals(&self, wasm: &Module<'_>, builder: &Builder<'c>) -> Result<()> {
+        for &(index, value) in &wasm.evaluated_globals {
+            let Some(slot) = self.env.global_slot(index) else { continue };
+            let ty = self.env.int_type(wasm.globals[index as usize].ty);
+            builder.build_store(slot, ty.const_int(value, false)).map_err(llvm)?;
+        }
         Ok(())
     }
 

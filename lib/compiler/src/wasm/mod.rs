@@ -1,8 +1,9 @@
 //! The WebAssembly front end: validation and declarations ([`module`]), the LLVM
 //! declarations of a module ([`env`]), the LLVM module ([`ir`]), the translation of
 //! function bodies ([`translate`]), the float routines ([`softfloat`]), the choice of
-//! entry points ([`entries`]) and the `memory.copy` instructions that may read the
-//! arguments ([`arguments`]).
+//! entry points ([`entries`]), the `memory.copy` instructions that may read the
+//! arguments ([`arguments`]) and the compile-time evaluation of the start function
+//! ([`start_eval`]).
 
 pub mod arguments;
 pub mod entries;
@@ -10,4 +11,5 @@ pub mod env;
 pub mod ir;
 pub mod module;
 pub mod softfloat;
+pub mod start_eval;
 pub mod translate;

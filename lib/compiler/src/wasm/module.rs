@@ -159,7 +159,7 @@ pub struct DataSegment<'a> {
     /// Placement.
     pub placement: DataPlacement,
     /// The bytes.
-    pub bytes: &'a [u8],
+    pub bytes: std::borrow::Cow<'a, [u8]>,
 }
 
 /// An export.
@@ -203,6 +203,10 @@ pub struct Module<'a> {
     pub exports: Vec<Export>,
     /// The start function.
     pub start: Option<u32>,
+    /// The mutable globals a start function evaluated at compile time changed and other
+    /// functions write, with the values it left in them, which each entry stores
+    /// ([`crate::wasm::start_eval`]).
+    pub evaluated_globals: Vec<(u32, u64)>,
     /// Why instantiation traps, if it does (an element or data segment out of bounds).
     pub instantiation_trap: Option<String>,
     /// The type indices `call_indirect` uses, in order of first appearance.
@@ -397,7 +401,7 @@ impl<'a> Module<'a> {
                                 DataPlacement::Active(resolve(const_expr(&offset_expr, &globals)?, &globals, 32))
                             }
                         };
-                        data.push(DataSegment { placement, bytes: segment.data });
+                        data.push(DataSegment { placement, bytes: segment.data.into() });
                     }
                 }
                 Payload::CodeSectionEntry(body) => bodies.push(body),
@@ -477,6 +481,7 @@ impl<'a> Module<'a> {
             data,
             exports,
             start,
+            evaluated_globals: Vec::new(),
             instantiation_trap,
             indirect_types: uses.indirect_types,
             float_operators: uses.float_operators,
