@@ -242,7 +242,11 @@ fn every_optimisation_switches_off_on_its_own() {
         let (code, asm, err) = wasm2pvm(flags, EVERY_OPTIMIZATION.as_bytes());
         assert_eq!(code, Some(0), "{flags:?}: {err}");
         let jam = Command::cargo_bin("jam-pack").unwrap().write_stdin(asm.clone()).output().unwrap().stdout;
-        let path = file(&format!("every{}.jam", flags.join("")), &jam);
+        // One file per flag set, named by its hash (the names of all flags together are
+        // too long for a file name).
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(flags, &mut hasher);
+        let path = file(&format!("every-{:016x}.jam", std::hash::Hasher::finish(&hasher)), &jam);
         let out = Command::cargo_bin("pvm-run").unwrap().args([&path, "01020304c8060708"]).output().unwrap();
         let report = String::from_utf8(out.stdout).unwrap();
         // min(b, 100) summed over the bytes, plus one: 1+2+3+4+100+6+7+8+1 = 132.
