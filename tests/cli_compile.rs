@@ -201,11 +201,26 @@ const EVERY_OPTIMIZATION: &str = r#"(module
       (i32.store (local.get $p) (local.get $g))
       (if (local.get $i) (then (i32.store offset=8 (local.get $p) (local.get $b))))
       (i32.store offset=4 (local.get $p) (local.get $a))
+      (i32.store offset=12 (local.get $p) (call $scramble (local.get $i) (local.get $e)))
       (local.set $i (i32.add (local.get $i) (call $next (local.get $p))))
       (br_if $again (i32.lt_u (local.get $i) (local.get $c))))
     (i32.store8 (i32.const 128) (local.get $g))
     (i32.add (local.get $a) (i32.add (local.get $b) (i32.add (local.get $c)
       (i32.add (local.get $d) (i32.add (local.get $e) (local.get $g)))))))
+  (func $scramble (param $h i32) (param $b i32) (result i32)
+    (local.set $h (i32.xor (local.get $h) (local.get $b)))
+    (local.set $h (i32.mul (local.get $h) (i32.const 0x01000193)))
+    (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 13))))
+    (local.set $h (i32.add (local.get $h) (i32.rotl (local.get $h) (i32.const 5))))
+    (local.set $h (i32.mul (local.get $h) (i32.const 0x2c1b3c6d)))
+    (local.set $h (i32.xor (local.get $h) (i32.shl (local.get $h) (i32.const 11))))
+    (local.set $h (i32.add (local.get $h) (i32.rotr (local.get $h) (i32.const 9))))
+    (local.set $h (i32.mul (local.get $h) (i32.const 0x01000193)))
+    (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 13))))
+    (local.set $h (i32.add (local.get $h) (i32.rotl (local.get $h) (i32.const 5))))
+    (local.set $h (i32.mul (local.get $h) (i32.const 0x2c1b3c6d)))
+    (local.set $h (i32.xor (local.get $h) (i32.shl (local.get $h) (i32.const 11))))
+    (i32.add (local.get $h) (i32.rotr (local.get $h) (i32.const 9))))
   (func $smaller (param $a i32) (param $b i32) (result i32)
     (select (local.get $a) (local.get $b) (i32.lt_s (local.get $a) (local.get $b))))
   (func (export "main") (param $ptr i32) (param $len i32) (result i64)
@@ -213,10 +228,11 @@ const EVERY_OPTIMIZATION: &str = r#"(module
     (local $bytes i32)
     (i64.store (i32.const 32) (i64.load (local.get $ptr)))
     (if (local.get $len) (then (loop $byte
-      (local.set $bytes (i32.xor (local.get $bytes) (i32.load8_u (i32.add (local.get $ptr) (local.get $k)))))
+      (local.set $bytes (call $scramble (local.get $bytes) (i32.load8_u (i32.add (local.get $ptr) (local.get $k)))))
       (local.set $k (i32.add (local.get $k) (i32.const 1)))
       (br_if $byte (i32.ne (local.get $k) (local.get $len))))))
     (i32.store (i32.const 136) (local.get $bytes))
+    (i32.store (i32.const 140) (i32.add (i32.load (i32.const 136)) (i32.const 1)))
     (memory.copy (i32.const 64) (i32.const 32) (i32.const 24))
     (block $done
       (loop $next
@@ -270,6 +286,8 @@ fn every_optimisation_switches_off_on_its_own() {
         "reloads",
         "loop-range",
         "start-eval",
+        "hot-calls",
+        "repeated-loads",
     ];
     let mut unoptimised = Vec::new();
     for name in names {
@@ -286,7 +304,7 @@ fn every_optimisation_switches_off_on_its_own() {
         err.starts_with(
             "error: invalid value 'unrolling' for '--no-opt <NAME>'\n  [possible values: all, llvm, inline, fold-address, \
              immediates, fuse-compare, cmov, known-bits, inline-memory, fallthrough, loop-constants, loop-carried, dead-code, \
-             reloads, loop-range, start-eval]\n"
+             reloads, loop-range, start-eval, hot-calls, repeated-loads]\n"
         ),
         "{err}"
     );

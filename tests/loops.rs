@@ -99,3 +99,50 @@ fn sum_loop() {
     let args = |n: u32| n.to_le_bytes().to_vec();
     assert_eq!(per_iteration(source, &Options::default(), args), 5);
 }
+
+/// Two loops, in two functions, call one function too large for LLVM's inliner
+/// (`hot-calls`, `lib/compiler/src/hot_calls.rs`): inlined into both, each iteration saves
+/// the call, the return and the moves of the arguments and the result.
+#[test]
+fn calls_in_loops() {
+    let mix = "(local.set $h (i32.mul (local.get $h) (i32.const 0x01000193)))
+      (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 13))))
+      (local.set $h (i32.add (local.get $h) (i32.rotl (local.get $h) (i32.const 5))))
+      (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 7))))
+      (local.set $h (i32.mul (local.get $h) (i32.const 0x2c1b3c6d)))
+      (local.set $h (i32.xor (local.get $h) (i32.shl (local.get $h) (i32.const 11))))
+      (local.set $h (i32.add (local.get $h) (i32.rotr (local.get $h) (i32.const 9))))"
+        .repeat(3);
+    let source = format!(
+        r#"(module
+      (memory 1)
+      (func $mix (param $h i32) (param $b i32) (result i32)
+        (local.set $h (i32.xor (local.get $h) (local.get $b)))
+        {mix}
+        (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))))
+      (func $up (param $n i32) (result i32)
+        (local $i i32) (local $h i32)
+        (loop $l
+          (local.set $h (call $mix (local.get $h) (local.get $i)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+        (local.get $h))
+      (func $down (param $n i32) (result i32)
+        (local $h i32)
+        (loop $l
+          (local.set $h (call $mix (local.get $h) (local.get $n)))
+          (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+          (br_if $l (local.get $n)))
+        (local.get $h))
+      (func (export "main") (param $ptr i32) (param $len i32) (result i64)
+        (local $n i32)
+        (local.set $n (i32.load (local.get $ptr)))
+        (i32.store (i32.const 16) (call $up (local.get $n)))
+        (i32.store (i32.const 20) (call $down (local.get $n)))
+        (i64.or (i64.const 16) (i64.shl (i64.const 8) (i64.const 32)))))"#
+    );
+    let args = |n: u32| n.to_le_bytes().to_vec();
+    // One iteration of each loop.
+    assert_eq!(per_iteration(source.as_bytes(), &Options::default(), args), 146);
+    assert_eq!(per_iteration(source.as_bytes(), &without(&[Optimization::HotCalls]), args), 160);
+}

@@ -11,6 +11,7 @@ pub mod backend;
 pub mod error;
 #[allow(unsafe_code)]
 mod ffi;
+pub mod hot_calls;
 pub mod optimize;
 pub mod options;
 pub mod wasm;

@@ -86,6 +86,12 @@ pub fn prepare(module: &Module<'_>, options: &Options) {
             function.add_attribute(AttributeLoc::Function, attribute);
         }
     }
+    if options.enabled(Optimization::Inline)
+        && options.enabled(Optimization::HotCalls)
+        && options.opt_level == OptLevel::O2
+    {
+        crate::hot_calls::mark(module);
+    }
 }
 
 /// `simplifycfg` with LLVM's `default<O2>` settings plus `options`.

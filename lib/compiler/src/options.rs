@@ -93,11 +93,17 @@ pub enum Optimization {
     /// run's, and its result becomes the module's initial memory and globals (off: it runs
     /// at the start of every run).
     StartEval,
+    /// At `-O2`, a function whose every call runs in a loop, and that inlining copies at
+    /// most once more, is always inlined (off: LLVM's inliner decides by size alone).
+    HotCalls,
+    /// A load of what its block has just stored at or loaded from the same address takes
+    /// that value (off: it reads memory again).
+    RepeatedLoads,
 }
 
 impl Optimization {
     /// Every optimisation, in the order of `--help`.
-    pub const ALL: [Optimization; 15] = [
+    pub const ALL: [Optimization; 17] = [
         Optimization::Llvm,
         Optimization::Inline,
         Optimization::FoldAddress,
@@ -113,6 +119,8 @@ impl Optimization {
         Optimization::Reloads,
         Optimization::LoopRange,
         Optimization::StartEval,
+        Optimization::HotCalls,
+        Optimization::RepeatedLoads,
     ];
 
     /// The name `--no-opt` takes.
@@ -133,6 +141,8 @@ impl Optimization {
             Optimization::Reloads => "reloads",
             Optimization::LoopRange => "loop-range",
             Optimization::StartEval => "start-eval",
+            Optimization::HotCalls => "hot-calls",
+            Optimization::RepeatedLoads => "repeated-loads",
         }
     }
 
@@ -144,7 +154,7 @@ impl Optimization {
 
 /// The set of optimisations switched on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Optimizations(u16);
+pub struct Optimizations(u32);
 
 impl Optimizations {
     /// Every optimisation on.
@@ -157,8 +167,8 @@ impl Optimizations {
         Optimizations(0)
     }
 
-    fn bit(o: Optimization) -> u16 {
-        1 << o as u16
+    fn bit(o: Optimization) -> u32 {
+        1 << o as u32
     }
 
     /// Whether `o` is on.

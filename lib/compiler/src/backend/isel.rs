@@ -388,6 +388,33 @@ impl<'a, 'm> Isel<'a, 'm> {
         }
     }
 
+    /// Whether every user of `v` (all in `block`) reads it as the same unsigned number
+    /// whether its register holds it sign- or zero-extended: a zero extension, or an
+    /// unsigned or equality compare with a constant below the sign bit of its width.
+    fn read_as_unsigned(&self, v: InstId, block: &[InstId]) -> bool {
+        let width = self.f.insts[v].ty.bits();
+        let small = |k: u64| k < 1 << (width - 1);
+        let mut users = 0;
+        for &i in block {
+            let op = &self.f.insts[i].op;
+            if !op.operands().contains(&Value::Inst(v)) {
+                continue;
+            }
+            users += 1;
+            let unsigned = match *op {
+                Op::Cast(Cast::ZExt, _, _) => true,
+                Op::ICmp(pred, Value::Inst(_), Value::Const(k)) | Op::ICmp(pred, Value::Const(k), Value::Inst(_)) => {
+                    !pred.is_signed() && small(k)
+                }
+                _ => false,
+            };
+            if !unsigned {
+                return false;
+            }
+        }
+        users == self.uses[v]
+    }
+
     /// Marks compares that fold into their only user (a branch or select in the same
     /// block), loads that load zero-extended for their only user, and additions of a
     /// constant whose only user is an address (the constant joins the address's offset).
@@ -420,9 +447,9 @@ impl<'a, 'm> Isel<'a, 'm> {
                     }
                     Op::Cast(Cast::ZExt, Value::Inst(l), from)
                         if known_bits
-                            && self.uses[*l] == 1
                             && block.insts.contains(l)
-                            && matches!(self.f.insts[*l].op, Op::Load { bytes, .. } if bytes * 8 == *from && *from < 64) =>
+                            && matches!(self.f.insts[*l].op, Op::Load { bytes, .. } if bytes * 8 == *from && *from < 64)
+                            && self.read_as_unsigned(*l, &block.insts) =>
                     {
                         self.zext_loads[*l] = true;
                     }

@@ -1,7 +1,8 @@
 //! The PVM back end: from the optimised LLVM module to a PVM assembly program.
 //!
 //! Phases, each with its own data: memory [`layout`] → [`import`] into [`lir`] (less
-//! the [`address_check`]s that cannot fail, some by the bounds of [`loop_range`]) →
+//! the [`address_check`]s that cannot fail, some by the bounds of [`loop_range`], and
+//! the [`repeated_loads`]) →
 //! instruction selection ([`isel`]) into [`mir`], less its [`dead_code`], with the
 //! copies of [`loop_carried`] → register allocation (`regalloc2`) → [`emit`] (less the
 //! [`reloads`] a register holds already) into `pvm_asm` items, plus the [`runtime`]
@@ -18,6 +19,7 @@ pub mod loop_carried;
 pub mod loop_range;
 pub mod mir;
 pub mod reloads;
+pub mod repeated_loads;
 pub mod runtime;
 
 use crate::abi;
@@ -67,6 +69,9 @@ pub fn compile(
     let mut lir = import::import(module, &layout, &td)?;
     for function in &mut lir.functions {
         address_check::resolve(function, layout.memory_base, optimizations.enabled(Optimization::LoopRange));
+        if optimizations.enabled(Optimization::RepeatedLoads) {
+            repeated_loads::forward(function);
+        }
     }
     let zoned = address_check::zoned(&lir, layout.memory_base);
     // A module whose instantiation traps never runs with its memory image.
