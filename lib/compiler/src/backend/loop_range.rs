@@ -9,7 +9,9 @@
 //! whenever the header runs, so `i` is at most the limit's own bound less one. A limit is
 //! a constant or the length of the program's arguments, an entry's second parameter
 //! (r8, at most `pvm_isa::spi::MAX_ARGS` under the standard program initialisation), both
-//! the same on every iteration.
+//! the same on every iteration. A loop that tests `i` itself in its header (`i < len` or
+//! `i != len` into the loop, the other side out of it: the loop is not rotated) keeps
+//! `i` at most `len`.
 //!
 //! `address_check::resolve` drops the check of an argument read at `args_ptr + i` when
 //! `i` stays within the argument zone: a loop over the argument bytes then loads them
@@ -60,6 +62,59 @@ impl<'f> LoopRanges<'f> {
 
     /// The bound of phi `phi` as a counter (see the module's documentation).
     fn counter_bound(&self, phi: usize) -> Option<u64> {
+        self.latch_tested_bound(phi).or_else(|| self.header_tested_bound(phi))
+    }
+
+    /// The bound of a counter whose loop tests `i` itself in its header, `i < limit` or
+    /// `i != limit` on the way into the loop, the other way out of it (a loop not
+    /// rotated, as `-Oz` leaves them): `i` starts at 0, at most `limit`, and steps only
+    /// after the test let it in, so it stays at most `limit`.
+    fn header_tested_bound(&self, phi: usize) -> Option<u64> {
+        let Op::Phi(incoming) = &self.f.insts[phi].op else { return None };
+        let header = self.block_of[phi];
+        let stepped = |v: Value| matches!(v, Value::Inst(next) if step_of(&self.f.insts[next].op) == Some(phi));
+        if !incoming.iter().all(|&(v, _)| v == Value::Const(0) || stepped(v)) {
+            return None;
+        }
+        let latches: Vec<BlockId> = incoming.iter().filter(|&&(v, _)| stepped(v)).map(|&(_, b)| b).collect();
+        let body = self.natural_loop(header, &latches);
+        let &last = self.f.blocks[header].insts.last()?;
+        let Op::CondBr(Value::Inst(c), on_true, on_false) = self.f.insts[last].op else { return None };
+        let (pred, limit) = match self.f.insts[c].op {
+            Op::ICmp(pred, Value::Inst(a), limit) if a == phi => (pred, limit),
+            Op::ICmp(pred, limit, Value::Inst(b)) if b == phi => (pred.swapped(), limit),
+            _ => return None,
+        };
+        let in_loop = |b: BlockId| body.contains(&b);
+        // The side that stays in the loop, and the predicate that holds there.
+        let inside = match (in_loop(on_true), in_loop(on_false)) {
+            (true, false) => pred,
+            (false, true) => pred.inverse(),
+            _ => return None,
+        };
+        if !matches!(inside, Pred::Ult | Pred::Ne) {
+            return None;
+        }
+        self.limit_bound(limit, self.f.insts[phi].ty.bits())
+    }
+
+    /// The blocks of the loop that `latches` close back to `header`: those that reach a
+    /// latch without passing through the header (the header itself included). Every path
+    /// from the header to a latch stays among them.
+    fn natural_loop(&self, header: BlockId, latches: &[BlockId]) -> Vec<BlockId> {
+        let mut body = vec![header];
+        let mut work: Vec<BlockId> = latches.to_vec();
+        while let Some(b) = work.pop() {
+            if !body.contains(&b) {
+                body.push(b);
+                work.extend(&self.preds[b]);
+            }
+        }
+        body
+    }
+
+    /// The bound of a counter whose loop tests `i + 1` where it branches back.
+    fn latch_tested_bound(&self, phi: usize) -> Option<u64> {
         let Op::Phi(incoming) = &self.f.insts[phi].op else { return None };
         let header = self.block_of[phi];
         let mut entries = Vec::new();
@@ -207,6 +262,47 @@ mod tests {
         // `i + 1 <= len` lets `i` reach `len`, and `i + 1 > len` is no loop bound.
         assert_eq!(bound(&counting(Value::Inst(0), Pred::Ule, false), true), None);
         assert_eq!(bound(&counting(Value::Inst(0), Pred::Ugt, false), true), None);
+    }
+
+    /// An entry whose loop tests `i` against the arguments' length by `pred` in its
+    /// header (into the loop on the true side) and steps it in its body.
+    ///
+    /// Blocks: 0 entry, 1 header, 2 body, 3 exit. Instructions: 0 `args_len`, 1 entry's
+    /// branch, 2 `i`, 3 the test, 4 the header's branch, 5 `i + 1`, 6 the body's branch,
+    /// 7 `ret`.
+    fn header_tested(pred: Pred) -> Function {
+        let insts = vec![
+            inst(Op::Cast(Cast::Trunc, Value::Arg(1), 64), 32),
+            inst(Op::Br(1), 0),
+            inst(Op::Phi(vec![(Value::Const(0), 0), (Value::Inst(5), 2)]), 32),
+            inst(Op::ICmp(pred, Value::Inst(2), Value::Inst(0)), 1),
+            inst(Op::CondBr(Value::Inst(3), 2, 3), 0),
+            inst(Op::Binary(BinOp::Add, Value::Inst(2), Value::Const(1)), 32),
+            inst(Op::Br(1), 0),
+            inst(Op::Ret(None), 0),
+        ];
+        let blocks = vec![
+            Block { insts: vec![0, 1] },
+            Block { insts: vec![2, 3, 4] },
+            Block { insts: vec![5, 6] },
+            Block { insts: vec![7] },
+        ];
+        Function { name: "__pvm_entry".into(), params: vec![64, 64], result: Ty::Void, blocks, insts }
+    }
+
+    #[test]
+    fn a_counter_tested_in_its_header() {
+        let bound = |f: &Function| LoopRanges::new(f, true).upper_bound(Value::Inst(2));
+        // At most the length: the header sees `i == len` on the way out.
+        assert_eq!(bound(&header_tested(Pred::Ult)), Some(u64::from(MAX_ARGS)));
+        assert_eq!(bound(&header_tested(Pred::Ne)), Some(u64::from(MAX_ARGS)));
+        // `i <= len` into the loop lets `i` pass the length, `i == len` is no loop test.
+        assert_eq!(bound(&header_tested(Pred::Ule)), None);
+        assert_eq!(bound(&header_tested(Pred::Eq)), None);
+        // A test whose both sides stay in the loop bounds nothing.
+        let mut f = header_tested(Pred::Ult);
+        f.insts[4].op = Op::CondBr(Value::Inst(3), 2, 2);
+        assert_eq!(bound(&f), None);
     }
 
     #[test]
