@@ -6,10 +6,10 @@
 //! (the saves and restores of the callee-saved registers it uses) and the moves of its
 //! arguments cost as much as a small callee's body. Here a function is marked
 //! `alwaysinline` when every call of it is hot and inlining it costs at most one more
-//! copy of its body: it is internal (so LLVM deletes it once inlined), called directly
-//! from at most [`MAX_CALL_SITES`] functions, once from each, and used in no other way,
-//! not recursive, and at most [`MAX_INSTRUCTIONS`] LLVM instructions long before
-//! optimisation.
+//! copy of its body: it is internal (so LLVM deletes it once inlined) and not kept out
+//! of line on purpose (`noinline`), called directly from at most [`MAX_CALL_SITES`]
+//! functions, once from each, and used in no other way, not recursive, and at most
+//! [`MAX_INSTRUCTIONS`] LLVM instructions long before optimisation.
 //!
 //! A call is hot when its block lies on a cycle of its function's control flow (a
 //! WebAssembly `loop` that branches back), or when its function has one call site, and
@@ -17,6 +17,7 @@
 //! (the nested interpreter's run loop calls the step function, which calls the argument
 //! decoder).
 
+use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::basic_block::BasicBlock;
 use inkwell::module::{Linkage, Module};
 use inkwell::values::{BasicValue, FunctionValue, InstructionOpcode, InstructionValue, Operand};
@@ -70,9 +71,12 @@ pub fn mark(module: &Module<'_>) -> Vec<String> {
         let only_called = count_uses(*f) == calls.len();
         let recursive = calls.iter().any(|&(caller, _)| caller == i);
         let size: usize = f.get_basic_blocks().into_iter().map(|b| instructions(b).count()).sum();
+        // Functions kept out of line on purpose (the software floats' general routines).
+        let noinline = f.get_enum_attribute(AttributeLoc::Function, Attribute::get_named_enum_kind_id("noinline"));
         let every_call_hot = calls.iter().all(|&site| hot(site));
         let callers: HashSet<usize> = calls.iter().map(|&(caller, _)| caller).collect();
         if f.get_linkage() == Linkage::Internal
+            && noinline.is_none()
             && (1..=MAX_CALL_SITES).contains(&calls.len())
             && only_called
             && !recursive
@@ -81,8 +85,8 @@ pub fn mark(module: &Module<'_>) -> Vec<String> {
             && callers.len() == calls.len()
         {
             let context = module.get_context();
-            let kind = inkwell::attributes::Attribute::get_named_enum_kind_id("alwaysinline");
-            f.add_attribute(inkwell::attributes::AttributeLoc::Function, context.create_enum_attribute(kind, 0));
+            let kind = Attribute::get_named_enum_kind_id("alwaysinline");
+            f.add_attribute(AttributeLoc::Function, context.create_enum_attribute(kind, 0));
             marked.push(f.get_name().to_string_lossy().into_owned());
         }
     }
