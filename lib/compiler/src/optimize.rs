@@ -121,11 +121,11 @@ macro_rules! simplifycfg_keeping_loops {
 /// analysis, the late loop rotation. Left out too, each where leaving it out changed no
 /// bench case's code or gas but to make it smaller or faster, and made `compiler.wasm`'s
 /// code no larger (docs/results.md, "Compile time"): the `globalopt` before inlining, the
-/// function attributes, the second and third SROA, the instcombine between the loop
-/// passes, loop instruction and CFG simplification, loop idiom recognition, loop
-/// deletion, full unrolling, SCCP, aggressive DCE, memcpy optimisation, dead-store
-/// elimination, the lowering of constant intrinsics, and the late CFG simplification
-/// that turns switches into tables. Of the bench cases only `as_objects`, the most
+/// function attributes, the second and third SROA, the LICM before loop rotation, the CFG
+/// simplification and the instcombine between the loop passes, loop instruction and CFG
+/// simplification, loop idiom recognition, loop deletion, full unrolling, SCCP,
+/// aggressive DCE, memcpy optimisation, dead-store elimination, the lowering of constant
+/// intrinsics, and the late CFG simplification that turns switches into tables. Of the bench cases only `as_objects`, the most
 /// call-heavy, runs more instructions than under `default<O2>` (`scripts/bench-compile.sh`,
 /// docs/optimizations.md).
 const O2_PIPELINE: &str = concat!(
@@ -139,9 +139,8 @@ const O2_PIPELINE: &str = concat!(
     "early-cse<memssa>,jump-threading,correlated-propagation,",
     simplifycfg_keeping_loops!(),
     ",instcombine,",
-    "loop-mssa(licm,loop-rotate,licm,simple-loop-unswitch<no-nontrivial;trivial>),",
-    simplifycfg_keeping_loops!(),
-    ",loop(indvars),gvn<>,instcombine,loop-mssa(licm),",
+    "loop-mssa(loop-rotate,licm,simple-loop-unswitch<no-nontrivial;trivial>),",
+    "loop(indvars),gvn<>,instcombine,loop-mssa(licm),",
     simplifycfg!(
         "no-forward-switch-cond;switch-range-to-icmp;no-switch-to-lookup;keep-loops;hoist-common-insts;sink-common-insts"
     ),
