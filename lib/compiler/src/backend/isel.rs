@@ -16,6 +16,7 @@ use crate::backend::dead_code;
 use crate::backend::lir::{self, BinOp, BlockId, Callee, Cast, InstId, Op, Pred, Ty, Value};
 use crate::backend::loop_carried;
 use crate::backend::mir::{BlockDraft, CallTarget, MFunction, MInst, Outside, Rhs, StoreValue, SwitchKind, preg};
+use crate::backend::runtime;
 use crate::error::{CompileError, Result};
 use crate::options::{Optimization, Optimizations};
 use pvm_isa::Opcode;
@@ -1326,11 +1327,23 @@ impl<'a, 'm> Isel<'a, 'm> {
         Ok(())
     }
 
+    /// The registers a call of a runtime routine clobbers: those it writes, but for its
+    /// results.
+    fn routine_clobbers(routine: Routine, results: &[(VReg, regalloc2::PReg)]) -> PRegSet {
+        let mut set = PRegSet::empty();
+        for &r in runtime::clobbers(routine) {
+            if !results.iter().any(|(_, p)| p.hw_enc() == r as usize) {
+                set.add(preg(r));
+            }
+        }
+        set
+    }
+
     fn runtime_call(&mut self, i: InstId, routine: Routine, args: &[Value]) -> Result<()> {
         let label = (self.m.runtime)(routine);
         let fixed = self.call_args(args)?;
         let results = self.result_regs(i);
-        let clobbers = Self::call_clobbers(&results);
+        let clobbers = Self::routine_clobbers(routine, &results);
         self.emit(MInst::Call { target: CallTarget::Label(label), args: fixed, results, clobbers });
         Ok(())
     }
@@ -1652,7 +1665,7 @@ impl<'a, 'm> Isel<'a, 'm> {
         }
         let label = (self.m.runtime)(routine);
         let fixed = self.call_args(&args[..3])?;
-        let clobbers = Self::call_clobbers(&[]);
+        let clobbers = Self::routine_clobbers(routine, &[]);
         self.emit(MInst::Call { target: CallTarget::Label(label), args: fixed, results: Vec::new(), clobbers });
         Ok(())
     }

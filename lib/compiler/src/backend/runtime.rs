@@ -2,7 +2,9 @@
 //! trap, `memset`, `memmove` (also serving `memcpy`) and `memory.grow`.
 //!
 //! They follow the calling convention (arguments in a0.., result in a0, return through
-//! r0) and use only caller-saved registers.
+//! r0) and use only caller-saved registers: only those [`clobbers`] lists, so that a
+//! value live across a call of one stays in another caller-saved register instead of a
+//! callee-saved one the caller must save.
 
 use crate::backend::isel::Routine;
 use pvm_asm::{AsmInstruction, Item, Operand};
@@ -17,6 +19,16 @@ pub fn label(routine: Routine) -> &'static str {
         Routine::Memset => "__pvm.memset",
         Routine::Memmove => "__pvm.memmove",
         Routine::MemoryGrow => "__pvm.memory_grow",
+    }
+}
+
+/// The registers a routine writes (besides r0, which the call sets): a call of it
+/// clobbers only these.
+pub fn clobbers(routine: Routine) -> &'static [u8] {
+    match routine {
+        Routine::Memset => &[A0, A1, A2, A3],
+        Routine::Memmove => &[A0, A1, A2, A3, A4],
+        Routine::MemoryGrow => &[A0, A1, A2],
     }
 }
 
@@ -248,12 +260,52 @@ pub fn memory_grow(pages_address: u64, max_pages: u64) -> Vec<Item> {
     a.i(Opcode::Add64, &[R(A2), R(A1), R(A0)]);
     a.i(Opcode::BranchGtUImm, &[R(A2), I(max_pages), L("fail")]);
     a.i(Opcode::StoreU32, &[R(A2), I(pages_address)]);
-    a.i(Opcode::ShloLImm64, &[R(A3), R(A0), I(16)]);
-    a.i(Opcode::Sbrk, &[R(A4), R(A3)]);
+    a.i(Opcode::ShloLImm64, &[R(A2), R(A0), I(16)]);
+    a.i(Opcode::Sbrk, &[R(A2), R(A2)]);
     a.i(Opcode::MoveReg, &[R(A0), R(A1)]);
     a.ret();
     a.label("fail");
     a.i(Opcode::LoadImm, &[R(A0), I(neg(-1))]);
     a.ret();
     a.items
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The register an instruction of a routine writes: the first register operand, except
+    /// in stores, branches and jumps, which write none.
+    fn written(instruction: &AsmInstruction) -> Option<u8> {
+        let name = instruction.opcode.to_string();
+        if ["store", "branch", "jump", "trap"].iter().any(|p| name.starts_with(p)) {
+            return None;
+        }
+        instruction.operands.iter().find_map(|o| match o {
+            Operand::Reg(r) => Some(r.index()),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn routines_write_only_the_registers_they_clobber() {
+        for (routine, items) in [
+            (Routine::Memset, memset()),
+            (Routine::Memmove, memmove()),
+            (Routine::MemoryGrow, memory_grow(0xfefd_fff8, 1024)),
+        ] {
+            let mut seen = Vec::new();
+            for item in &items {
+                if let Item::Instruction(instruction) = item
+                    && let Some(r) = written(instruction)
+                {
+                    assert!(clobbers(routine).contains(&r), "{routine:?} writes r{r} in {instruction}");
+                    seen.push(r);
+                }
+            }
+            for r in clobbers(routine) {
+                assert!(seen.contains(r), "{routine:?} does not write r{r}");
+            }
+        }
+    }
 }
