@@ -487,7 +487,7 @@ impl Emitter<'_> {
                     }
                 }
             }
-            MInst::Return { .. } => {
+            MInst::Return { values } => {
                 for &(reg, offset) in &self.saved.clone() {
                     self.push(Opcode::LoadIndU64, vec![r(reg), r(abi::SP), imm(offset.into())]);
                 }
@@ -495,12 +495,14 @@ impl Emitter<'_> {
                 if self.f.is_entry {
                     // The result: r8 = the high half of the packed value (the end, or the
                     // length), r7 = the start; the reference reads r7's low 32 bits, the
-                    // Gray Paper all 64.
+                    // Gray Paper all 64. A constant result comes split already.
                     let (r7, r8) = (abi::reg(abi::RESULT_REGS[0]), abi::reg(abi::RESULT_REGS[1]));
-                    self.push(Opcode::ShloRImm64, vec![r(r8), r(r7), imm(32)]);
-                    if self.gray_paper_result {
-                        self.push(Opcode::ShloLImm64, vec![r(r7), r(r7), imm(32)]);
-                        self.push(Opcode::ShloRImm64, vec![r(r7), r(r7), imm(32)]);
+                    if values.len() == 1 {
+                        self.push(Opcode::ShloRImm64, vec![r(r8), r(r7), imm(32)]);
+                        if self.gray_paper_result {
+                            self.push(Opcode::ShloLImm64, vec![r(r7), r(r7), imm(32)]);
+                            self.push(Opcode::ShloRImm64, vec![r(r7), r(r7), imm(32)]);
+                        }
                     }
                     if self.has_calls {
                         // Calls overwrote r0, which held the halt address.

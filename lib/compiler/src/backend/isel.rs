@@ -104,6 +104,16 @@ struct Isel<'a, 'm> {
     /// Address checks of `x + base` made on `x` (`address_check::offset_zone`): `(x,
     /// base)`; the accesses fold `base` into their offsets.
     offset_checks: HashMap<InstId, (Value, u64)>,
+    /// Whether the function is a program entry (its result goes to r7 and r8).
+    is_entry: bool,
+}
+
+/// An entry's constant result `start | end << 32` as its two halves, when both are below
+/// 2^31: each is then one `load_imm` (5 bytes), where the whole is a `load_imm_64` and a
+/// shift (13 bytes), the same two instructions.
+fn split_result(k: u64) -> Option<(u64, u64)> {
+    let (low, high) = (k & 0xffff_ffff, k >> 32);
+    (low < 1 << 31 && high < 1 << 31).then_some((low, high))
 }
 
 /// Selects instructions for one function.
@@ -130,6 +140,7 @@ pub fn select(f: &lir::Function, is_entry: bool, zoned: &[bool], m: &mut ModuleI
         zext_loads: vec![false; f.insts.len()],
         unreachable: vec![false; f.insts.len()],
         offset_checks: HashMap::new(),
+        is_entry,
     };
     s.run()?;
     let (mut blocks, origin) = reachable_blocks(std::mem::take(&mut s.blocks), std::mem::take(&mut s.origin));
@@ -620,9 +631,17 @@ impl<'a, 'm> Isel<'a, 'm> {
             }
             Op::Ret(v) => {
                 let mut values = Vec::new();
-                if let Some(v) = v {
-                    let r = self.reg(*v)?;
-                    values.push((r, preg(abi::RESULT_REGS[0])));
+                match *v {
+                    Some(Value::Const(k)) if self.is_entry && split_result(k).is_some() => {
+                        let (low, high) = split_result(k).unwrap_or_default();
+                        values.push((self.constant(low), preg(abi::RESULT_REGS[0])));
+                        values.push((self.constant(high), preg(abi::RESULT_REGS[1])));
+                    }
+                    Some(v) => {
+                        let r = self.reg(v)?;
+                        values.push((r, preg(abi::RESULT_REGS[0])));
+                    }
+                    None => {}
                 }
                 self.emit(MInst::Return { values });
                 return Ok(true);

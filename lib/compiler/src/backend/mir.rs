@@ -241,7 +241,8 @@ pub enum MInst {
     },
     /// Return (terminator); the return address is in r0.
     Return {
-        /// Result registers.
+        /// Result registers: r7 alone (an entry's packed result, which the emitter splits
+        /// into r7 and r8), or r7 and r8 (an entry's constant result, already split).
         values: Vec<(VReg, PReg)>,
     },
     /// Trap (terminator).

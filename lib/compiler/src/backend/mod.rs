@@ -198,6 +198,13 @@ pub fn compile(
     let switch_entries: Vec<TableEntry> = switch_tables.into_iter().flatten().map(entry).collect();
     jump_table.extend(switch_entries);
     let referenced = referenced_labels(&items, &jump_table);
+    // The shared trap goes when nothing branches or jumps to it: every function ends in
+    // a jump, a return or a trap, so nothing falls into it either.
+    if !referenced.contains(runtime::TRAP)
+        && let Some(at) = items.iter().position(|i| matches!(i, Item::Label(l) if l == runtime::TRAP))
+    {
+        items.drain(at..at + 2);
+    }
     emit::insert_block_starts(&mut items, &referenced);
     items.retain(|item| !matches!(item, Item::Label(l) if !referenced.contains(l) && !is_function_label(l, &names)));
     // The shared trap keeps no label when nothing branches to it.
