@@ -141,7 +141,8 @@ fn nested_interpreter_profile() {
     // decoders and the handlers through the table.
     let run = function(&profile, "assembly/api-utils/runProgram");
     assert!(run.calls == 1 && run.total_gas > run.self_gas && run.self_gas > 0);
-    assert!(function(&profile, "start:assembly/arguments~anonymous|9").calls > 0);
+    let decoders = profile.functions.iter().filter(|f| f.name.starts_with("start:assembly/arguments~anonymous|"));
+    assert!(decoders.map(|f| f.calls).sum::<u64>() > 0);
     assert!(function(&profile, "~lib/rt/stub/__alloc").calls > 0);
     assert!(profile.functions.iter().all(|f| !f.name.starts_with('@') && f.name != "(no function)"));
 }
