@@ -398,7 +398,11 @@ pub fn scratch_dir(name: &str) -> PathBuf {
 
 /// Compiles an AssemblyScript benchmark with the pinned `asc` (as the bench README says).
 pub fn build_assemblyscript(source: &std::path::Path) -> Vec<u8> {
-    let out = scratch_dir("asc").join(source.with_extension("wasm").file_name().unwrap());
+    // One output file per build: tests running in parallel build the same source.
+    static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let build = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let stem = source.file_stem().unwrap().to_string_lossy();
+    let out = scratch_dir("asc").join(format!("{stem}-{}-{build}.wasm", std::process::id()));
     let status = std::process::Command::new("node")
         .arg(root().join("vendor/node_modules/assemblyscript/bin/asc.js"))
         .arg(source)
@@ -408,7 +412,9 @@ pub fn build_assemblyscript(source: &std::path::Path) -> Vec<u8> {
         .status()
         .expect("node runs asc");
     assert!(status.success(), "asc failed on {}", source.display());
-    std::fs::read(out).unwrap()
+    let wasm = std::fs::read(&out).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    wasm
 }
 
 /// A host that resumes the first `budget` calls, each time changing registers, memory and
