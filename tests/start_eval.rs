@@ -109,6 +109,7 @@ fn a_start_function_whose_outcome_may_differ_runs_at_run_time() {
         ("no end", kept("(loop $forever (br $forever))", ""), 4, ""),
         ("a segment drop", kept("(data.drop $passive)", r#"(data $passive "abc")"#), 0, "01"),
         ("a memory too large", kept("(drop (memory.grow (i32.const 2000)))", ""), 0, "01"),
+        ("a table too large", kept("", "(table 70000 funcref)"), 0, "01"),
     ];
     for (what, wat, status, result) in cases {
         let (evaluated, _, same_program) = both(&wat);

@@ -23,7 +23,8 @@
 //!   `ref.func`) uses floating-point arithmetic (a NaN's bits may differ between two
 //!   correct implementations), changes the table or drops a segment (state the module's
 //!   image does not hold);
-//! - the memory stays within [`MAX_PAGES`] pages, and every `memory.grow` succeeds (a
+//! - the table has at most [`MAX_TABLE_ENTRIES`] entries, and the memory stays within
+//!   [`MAX_PAGES`] pages, and every `memory.grow` succeeds (a
 //!   failing one would fail in the compiled program too, but a limit of its own is not
 //!   worth the care).
 //!
@@ -41,6 +42,9 @@ pub const FUEL: u64 = 20_000_000;
 
 /// The largest memory, in 64 KiB pages, the evaluation lets the start function have.
 pub const MAX_PAGES: u64 = 1024;
+
+/// The largest table the evaluation instantiates (wasmi allocates every entry).
+pub const MAX_TABLE_ENTRIES: usize = 65_536;
 
 const WASM_PAGE: u64 = 65536;
 /// Export names the evaluation adds to read the memory and the globals; a module that
@@ -98,6 +102,7 @@ pub fn evaluate(bytes: &[u8], module: &Module<'_>) -> Option<Snapshot> {
     let start = module.start?;
     if module.instantiation_trap.is_some()
         || module.memory.is_some_and(|m| m.initial > MAX_PAGES)
+        || module.table.as_ref().is_some_and(|t| t.entries.len() > MAX_TABLE_ENTRIES)
         || !reachable_code_is_pure(module, start)
     {
         return None;
@@ -115,6 +120,7 @@ pub fn evaluate(bytes: &[u8], module: &Module<'_>) -> Option<Snapshot> {
     // run time.
     let limits = wasmi::StoreLimitsBuilder::new()
         .memory_size((MAX_PAGES * WASM_PAGE) as usize)
+        .table_elements(MAX_TABLE_ENTRIES)
         .trap_on_grow_failure(true)
         .build();
     let mut store = wasmi::Store::new(&engine, limits);
