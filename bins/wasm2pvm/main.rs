@@ -48,7 +48,7 @@ struct Cli {
     /// error names the function).
     #[arg(long)]
     verify_allocation: bool,
-    /// Stack size in bytes (at most 16773120, what the SPI allows).
+    /// Stack size in bytes (at most 16773120, what the SPI allows); a program whose calls cannot recur declares only what its deepest call chain needs, when that is less.
     #[arg(long, default_value_t = 64 * 1024, value_parser = clap::value_parser!(u32).range(..=i64::from(MAX_STACK_SIZE)))]
     stack_size: u32,
     /// Exported functions to enter at pc 0, 5, 10, … (default: `main`, else a service's

@@ -208,7 +208,8 @@ pub struct Options {
     pub imported_memory: Option<(u64, Option<u64>)>,
     /// Size of an imported table; the declared minimum when `None`.
     pub imported_table_size: Option<u64>,
-    /// Stack size in bytes.
+    /// Stack size in bytes; a program whose calls cannot recur declares only what its
+    /// deepest call chain needs when that is less (`backend::stack_depth`).
     pub stack_size: u32,
     /// Check every memory access so that an address outside linear memory traps wherever
     /// it lands (docs/memory.md). Off (`--no-wild-address-traps`), only accesses with an

@@ -150,6 +150,9 @@ pub struct Emitted {
     pub items: Vec<Item>,
     /// (skipped label, label it forwards to).
     pub aliases: Vec<(String, String)>,
+    /// Bytes the function moves the stack pointer down by, its globals aside
+    /// (`backend::stack_depth`).
+    pub frame: u32,
 }
 
 /// Emits one allocated function.
@@ -246,7 +249,7 @@ pub fn emit(f: &MFunction, out: &Output, ctx: &EmitContext<'_>) -> Result<Emitte
             items = near_traps(items, &format!("{}.trap", f.name));
         }
     }
-    Ok(Emitted { items, aliases })
+    Ok(Emitted { items, aliases, frame })
 }
 
 impl Emitter<'_> {

@@ -142,9 +142,10 @@ impl Layout {
         self.addresses.get(name).copied()
     }
 
-    /// The SPI stack size: the stack plus the globals area, page-aligned.
-    pub fn spi_stack_size(&self) -> u32 {
-        spi::page_align(u64::from(self.stack_size) + self.globals_size) as u32
+    /// The SPI stack size: `stack` bytes (at most [`Layout::stack_size`]) plus the
+    /// globals area, page-aligned.
+    pub fn spi_stack_size(&self, stack: u32) -> u32 {
+        spi::page_align(u64::from(stack.min(self.stack_size)) + self.globals_size) as u32
     }
 }
 

@@ -480,6 +480,14 @@ pub struct MFunction {
 }
 
 impl MFunction {
+    /// What the function's calls reach.
+    pub fn calls(&self) -> impl Iterator<Item = &CallTarget> {
+        self.insts.iter().filter_map(|inst| match inst {
+            MInst::Call { target, .. } => Some(target),
+            _ => None,
+        })
+    }
+
     /// Builds the function from blocks of instructions. `blocks[i]` holds block i's
     /// instructions (terminator last), its parameters and its successors with arguments.
     pub fn new(

@@ -21,6 +21,7 @@ pub mod mir;
 pub mod reloads;
 pub mod repeated_loads;
 pub mod runtime;
+pub mod stack_depth;
 
 use crate::abi;
 use crate::error::{CompileError, Result};
@@ -142,6 +143,7 @@ pub fn compile(
     let mut aliases: HashMap<String, String> = HashMap::new();
     // (label where each function's code starts, its name), for the symbol map.
     let mut functions: Vec<(String, String)> = Vec::new();
+    let mut frames: HashMap<String, stack_depth::FrameInfo> = HashMap::new();
     for (function, zoned) in lir.functions.iter().zip(&zoned) {
         let name = facts.function_names.get(&function.name).unwrap_or(&function.name);
         let mut start = function.name.clone();
@@ -171,6 +173,8 @@ pub fn compile(
         let emitted = emit::emit(&mfunction, &allocation, &context).map_err(|e| e.in_function(&function.name))?;
         items.extend(emitted.items);
         aliases.extend(emitted.aliases);
+        let calls = mfunction.calls().cloned().collect();
+        frames.insert(function.name.clone(), stack_depth::FrameInfo { frame: emitted.frame, calls });
     }
     items.extend(runtime::trap());
     functions.push((runtime::TRAP.to_string(), runtime::TRAP.to_string()));
@@ -214,13 +218,25 @@ pub fn compile(
         ro_data: layout.ro_data.clone(),
         rw_data,
         heap_pages,
-        stack_size: layout.spi_stack_size(),
+        stack_size: layout.spi_stack_size(needed_stack(&frames, &names, facts)),
         jump_table_entry_size: None,
         jump_table,
         items,
         functions,
     };
     Ok((program, layout))
+}
+
+/// The stack the program declares: the deepest chain of frames when calls cannot recur
+/// and it is within the requested size, the requested size otherwise
+/// (`backend::stack_depth`).
+fn needed_stack(frames: &HashMap<String, stack_depth::FrameInfo>, names: &[String], facts: &ModuleFacts) -> u32 {
+    let entries: Vec<&str> = names.iter().map(String::as_str).filter(|n| abi::entry_slot(n).is_some()).collect();
+    let table: Vec<&str> = facts.table.iter().flatten().map(|(n, _)| n.as_str()).collect();
+    match stack_depth::deepest_chain(frames, &entries, &table) {
+        Some(deepest) if deepest < u64::from(facts.stack_size) => deepest as u32,
+        _ => facts.stack_size,
+    }
 }
 
 /// With several entry functions, the code starts with one slot per entry: a `jump` with a
