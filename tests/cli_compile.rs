@@ -295,6 +295,9 @@ fn every_optimisation_switches_off_on_its_own() {
         assert_ne!(asm, optimised, "--no-opt {name} changes nothing");
         unoptimised.push(asm);
     }
+    // `constant-deltas` trades nothing but bytes, so only `-Oz` applies it.
+    assert_ne!(run(&["-Oz", "--no-opt", "constant-deltas"]), run(&["-Oz"]));
+    assert_eq!(run(&["--no-opt", "constant-deltas"]), optimised);
     let all = run(&["--no-opt", "all"]);
     assert_eq!(all, run(&names.iter().flat_map(|n| ["--no-opt", n]).collect::<Vec<_>>()));
     assert!(all.len() > optimised.len());
@@ -304,7 +307,7 @@ fn every_optimisation_switches_off_on_its_own() {
         err.starts_with(
             "error: invalid value 'unrolling' for '--no-opt <NAME>'\n  [possible values: all, llvm, inline, fold-address, \
              immediates, fuse-compare, cmov, known-bits, inline-memory, fallthrough, loop-constants, loop-carried, dead-code, \
-             reloads, loop-range, start-eval, hot-calls, repeated-loads]\n"
+             reloads, loop-range, start-eval, hot-calls, repeated-loads, constant-deltas]\n"
         ),
         "{err}"
     );

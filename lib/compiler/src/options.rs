@@ -99,11 +99,15 @@ pub enum Optimization {
     /// A load of what its block has just stored at or loaded from the same address takes
     /// that value (off: it reads memory again).
     RepeatedLoads,
+    /// At `-Oz`, a constant that another register holds give or take a delta shorter
+    /// than the constant is added to that register's value instead of loaded: the same
+    /// gas in fewer bytes (off: every constant is loaded whole).
+    ConstantDeltas,
 }
 
 impl Optimization {
     /// Every optimisation, in the order of `--help`.
-    pub const ALL: [Optimization; 17] = [
+    pub const ALL: [Optimization; 18] = [
         Optimization::Llvm,
         Optimization::Inline,
         Optimization::FoldAddress,
@@ -121,6 +125,7 @@ impl Optimization {
         Optimization::StartEval,
         Optimization::HotCalls,
         Optimization::RepeatedLoads,
+        Optimization::ConstantDeltas,
     ];
 
     /// The name `--no-opt` takes.
@@ -143,6 +148,7 @@ impl Optimization {
             Optimization::StartEval => "start-eval",
             Optimization::HotCalls => "hot-calls",
             Optimization::RepeatedLoads => "repeated-loads",
+            Optimization::ConstantDeltas => "constant-deltas",
         }
     }
 
@@ -268,6 +274,16 @@ impl Options {
     /// Whether optimisation `o` is on.
     pub fn enabled(&self, o: Optimization) -> bool {
         self.optimizations.enabled(o)
+    }
+
+    /// The optimisations the back end applies: those switched on, less the ones that
+    /// trade nothing but bytes where the level is not `-Oz` (`constant-deltas`).
+    pub fn back_end_optimizations(&self) -> Optimizations {
+        let mut optimizations = self.optimizations;
+        if self.opt_level != OptLevel::Oz {
+            optimizations.disable(Optimization::ConstantDeltas);
+        }
+        optimizations
     }
 
     /// The action for an import: the import map first, then the built-in conventions

@@ -5,10 +5,11 @@
 //! the [`repeated_loads`]) →
 //! instruction selection ([`isel`]) into [`mir`], less its [`dead_code`], with the
 //! copies of [`loop_carried`] → register allocation (`regalloc2`) → [`emit`] (less the
-//! [`reloads`] a register holds already) into `pvm_asm` items, plus the [`runtime`]
-//! routines the code calls.
+//! [`reloads`] a register holds already) into `pvm_asm` items (at `-Oz`, with the
+//! [`constant_deltas`]), plus the [`runtime`] routines the code calls.
 
 pub mod address_check;
+pub mod constant_deltas;
 pub mod dead_code;
 pub mod emit;
 pub mod import;
@@ -170,7 +171,10 @@ pub fn compile(
             )));
         }
         functions.push((start, name.clone()));
-        let emitted = emit::emit(&mfunction, &allocation, &context).map_err(|e| e.in_function(&function.name))?;
+        let mut emitted = emit::emit(&mfunction, &allocation, &context).map_err(|e| e.in_function(&function.name))?;
+        if optimizations.enabled(Optimization::ConstantDeltas) {
+            constant_deltas::apply(&mut emitted.items);
+        }
         items.extend(emitted.items);
         aliases.extend(emitted.aliases);
         let calls = mfunction.calls().cloned().collect();
