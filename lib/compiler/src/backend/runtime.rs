@@ -104,9 +104,12 @@ pub fn trap() -> Vec<Item> {
 /// PVM page size: the routines split their work at page boundaries.
 const PAGE: u64 = 4096;
 
-/// `memset(a0 = dst, a1 = byte, a2 = len)`: page by page, words (32 bytes per iteration
-/// while possible), then single bytes. No access crosses a page boundary (see
-/// [`memmove`]).
+/// `memset(a0 = dst, a1 = byte, a2 = len)`: page by page; in each, 32 bytes per
+/// iteration while possible, then words, then single bytes. Each loop compares the
+/// destination with the segment's end less the step (`A3`, moved up between loops), so an
+/// iteration is its stores, one add and one branch. No access crosses a page boundary
+/// (see [`memmove`]). The destination is a mapped address (the caller has checked the
+/// range), so the end less 31 does not wrap.
 pub fn memset() -> Vec<Item> {
     use O::*;
     let mut a = Asm::new(label(Routine::Memset));
@@ -114,32 +117,38 @@ pub fn memset() -> Vec<Item> {
     a.i(Opcode::AndImm, &[R(A1), R(A1), I(0xff)]);
     a.i(Opcode::LoadImm64, &[R(A3), I(0x0101_0101_0101_0101)]);
     a.i(Opcode::Mul64, &[R(A1), R(A1), R(A3)]);
-    // Segment: A3 = bytes up to the next page boundary, at most the length.
+    // Segment: up to the next page boundary, at most the length; A3 = its end - 31.
     a.label("segment");
     a.i(Opcode::BranchEqImm, &[R(A2), I(0), L("done")]);
     a.i(Opcode::AndImm, &[R(A3), R(A0), I(PAGE - 1)]);
     a.i(Opcode::NegAddImm64, &[R(A3), R(A3), I(PAGE)]);
     a.take_segment();
-    a.i(Opcode::BranchLtUImm, &[R(A3), I(32), L("words")]);
+    a.i(Opcode::Add64, &[R(A3), R(A3), R(A0)]);
+    a.i(Opcode::AddImm64, &[R(A3), R(A3), I(neg(-31))]);
+    a.i(Opcode::BranchGeU, &[R(A0), R(A3), L("words")]);
     a.label("blocks");
     for k in 0..4 {
         a.i(Opcode::StoreIndU64, &[R(A1), R(A0), I(8 * k)]);
     }
     a.i(Opcode::AddImm64, &[R(A0), R(A0), I(32)]);
-    a.i(Opcode::AddImm64, &[R(A3), R(A3), I(neg(-32))]);
-    a.i(Opcode::BranchGeUImm, &[R(A3), I(32), L("blocks")]);
+    a.i(Opcode::BranchLtU, &[R(A0), R(A3), L("blocks")]);
+    // A3 = end - 7.
     a.label("words");
-    a.i(Opcode::BranchLtUImm, &[R(A3), I(8), L("bytes")]);
+    a.i(Opcode::AddImm64, &[R(A3), R(A3), I(24)]);
+    a.i(Opcode::BranchGeU, &[R(A0), R(A3), L("bytes")]);
+    a.label("word");
     a.i(Opcode::StoreIndU64, &[R(A1), R(A0), I(0)]);
     a.i(Opcode::AddImm64, &[R(A0), R(A0), I(8)]);
-    a.i(Opcode::AddImm64, &[R(A3), R(A3), I(neg(-8))]);
-    a.i(Opcode::Jump, &[L("words")]);
+    a.i(Opcode::BranchLtU, &[R(A0), R(A3), L("word")]);
+    // A3 = end.
     a.label("bytes");
-    a.i(Opcode::BranchEqImm, &[R(A3), I(0), L("segment")]);
+    a.i(Opcode::AddImm64, &[R(A3), R(A3), I(7)]);
+    a.i(Opcode::BranchGeU, &[R(A0), R(A3), L("segment")]);
+    a.label("byte");
     a.i(Opcode::StoreIndU8, &[R(A1), R(A0), I(0)]);
     a.i(Opcode::AddImm64, &[R(A0), R(A0), I(1)]);
-    a.i(Opcode::AddImm64, &[R(A3), R(A3), I(neg(-1))]);
-    a.i(Opcode::Jump, &[L("bytes")]);
+    a.i(Opcode::BranchLtU, &[R(A0), R(A3), L("byte")]);
+    a.i(Opcode::Jump, &[L("segment")]);
     a.label("done");
     a.ret();
     a.items
