@@ -145,18 +145,15 @@ pub fn compile(
     // (label where each function's code starts, its name), for the symbol map.
     let mut functions: Vec<(String, String)> = Vec::new();
     let mut frames: HashMap<String, stack_depth::FrameInfo> = HashMap::new();
-    for (function, zoned) in lir.functions.iter().zip(&zoned) {
+    let allocator = Allocator { env: &env, options: &options, verify: verify_allocation, emit: &context };
+    let emitted = allocator.run(lir.functions.len(), |index| {
+        let function = &lir.functions[index];
+        let is_entry = abi::entry_slot(&function.name).is_some();
+        isel::select(function, is_entry, &zoned[index], &mut info).map_err(|e| e.in_function(&function.name))
+    })?;
+    for (function, (mfunction, mut emitted)) in lir.functions.iter().zip(emitted) {
         let name = facts.function_names.get(&function.name).unwrap_or(&function.name);
         let mut start = function.name.clone();
-        let is_entry = abi::entry_slot(&function.name).is_some();
-        let mfunction =
-            isel::select(function, is_entry, zoned, &mut info).map_err(|e| e.in_function(&function.name))?;
-        let allocation = regalloc2::run(&mfunction, &env, &options).map_err(|e| {
-            CompileError::new(format!("internal error: register allocation failed: {e:?}")).in_function(&function.name)
-        })?;
-        if verify_allocation {
-            verify(&mfunction, &env, &allocation).map_err(|e| e.in_function(&function.name))?;
-        }
         if checked && table_functions.contains(function.name.as_str()) {
             let signature = facts.table.iter().flatten().find(|(n, _)| n == &function.name).map_or(0, |(_, s)| *s);
             start = indirect_entry(&function.name);
@@ -171,7 +168,6 @@ pub fn compile(
             )));
         }
         functions.push((start, name.clone()));
-        let mut emitted = emit::emit(&mfunction, &allocation, &context).map_err(|e| e.in_function(&function.name))?;
         if optimizations.enabled(Optimization::ConstantDeltas) {
             constant_deltas::apply(&mut emitted.items);
         }
@@ -240,6 +236,87 @@ fn needed_stack(frames: &HashMap<String, stack_depth::FrameInfo>, names: &[Strin
     match stack_depth::deepest_chain(frames, &entries, &table) {
         Some(deepest) if deepest < u64::from(facts.stack_size) => deepest as u32,
         _ => facts.stack_size,
+    }
+}
+
+/// Register allocation and emission of every function, on two threads: the calling thread
+/// selects the instructions of one function after the other (selection reserves switch
+/// tables and runtime routines, in function order) and hands each function to a queue that
+/// a worker thread allocates and emits from, and that the calling thread helps to empty once
+/// it has selected the last function. The result is the same as one function after the
+/// other on one thread: the functions with their code in their order, or the error of the
+/// first function that has one.
+struct Allocator<'a> {
+    env: &'a regalloc2::MachineEnv,
+    options: &'a regalloc2::RegallocOptions,
+    /// Whether regalloc2's checker verifies each allocation ([`verify`]).
+    verify: bool,
+    emit: &'a emit::EmitContext<'a>,
+}
+
+/// Stack of the worker thread: as much as a large function's allocation needs.
+const WORKER_STACK: usize = 64 << 20;
+
+impl Allocator<'_> {
+    /// Selects (`select(i)`), allocates and emits functions `0..count`.
+    fn run(
+        &self,
+        count: usize,
+        mut select: impl FnMut(usize) -> Result<mir::MFunction>,
+    ) -> Result<Vec<(mir::MFunction, emit::Emitted)>> {
+        let (queue, jobs) = std::sync::mpsc::channel::<(usize, mir::MFunction)>();
+        let jobs = std::sync::Mutex::new(jobs);
+        let work = || {
+            let mut done = Vec::new();
+            // The queue's lock is held while waiting for the next function, which only the
+            // selecting thread sends: it never waits for the lock.
+            while let Ok((index, function)) = jobs.lock().map_err(|_| ()).and_then(|j| j.recv().map_err(|_| ())) {
+                let emitted = self.allocate_and_emit(&function);
+                done.push((index, emitted.map(|emitted| (function, emitted))));
+            }
+            done
+        };
+        let (selection_error, mut done) = std::thread::scope(|scope| {
+            let worker = std::thread::Builder::new().stack_size(WORKER_STACK).spawn_scoped(scope, work);
+            let mut selection_error = None;
+            for index in 0..count {
+                match select(index) {
+                    Ok(function) => queue.send((index, function)).expect("the queue lives as long as its sender"),
+                    Err(e) => {
+                        selection_error = Some((index, e));
+                        break;
+                    }
+                }
+            }
+            drop(queue);
+            let mut done = work();
+            // Without a second thread, the calling thread has done every function itself.
+            if let Ok(worker) = worker {
+                done.extend(worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+            }
+            (selection_error, done)
+        });
+        done.sort_unstable_by_key(|(index, _)| *index);
+        let selected = selection_error.as_ref().map_or(count, |(index, _)| *index);
+        debug_assert_eq!(done.len(), selected);
+        let mut emitted = Vec::with_capacity(selected);
+        for (_, result) in done {
+            emitted.push(result?);
+        }
+        match selection_error {
+            Some((_, e)) => Err(e),
+            None => Ok(emitted),
+        }
+    }
+
+    fn allocate_and_emit(&self, function: &mir::MFunction) -> Result<emit::Emitted> {
+        let allocation = regalloc2::run(function, self.env, self.options).map_err(|e| {
+            CompileError::new(format!("internal error: register allocation failed: {e:?}")).in_function(&function.name)
+        })?;
+        if self.verify {
+            verify(function, self.env, &allocation).map_err(|e| e.in_function(&function.name))?;
+        }
+        emit::emit(function, &allocation, self.emit).map_err(|e| e.in_function(&function.name))
     }
 }
 
@@ -414,6 +491,10 @@ mod tests {
 
     /// `v0 = 5; v1 = 7; return v0` in r7.
     fn two_constants() -> MFunction {
+        named_two_constants("f")
+    }
+
+    fn named_two_constants(name: &str) -> MFunction {
         let (v0, v1) = (VReg::new(0, RegClass::Int), VReg::new(1, RegClass::Int));
         let block = BlockDraft {
             label: "f.b0".into(),
@@ -425,7 +506,51 @@ mod tests {
             params: vec![],
             succs: vec![],
         };
-        MFunction::new("f".into(), false, vec![block], vec![0, 0, 0], 2, 0)
+        MFunction::new(name.into(), false, vec![block], vec![0, 0, 0], 2, 0)
+    }
+
+    fn emit_context() -> emit::EmitContext<'static> {
+        emit::EmitContext {
+            globals_size: 0,
+            global_inits: &[],
+            fallthrough: true,
+            gray_paper_result: false,
+            reloads: true,
+            stores_reach_stack: false,
+        }
+    }
+
+    /// The functions' code comes back in their order, each as one thread alone emits it.
+    #[test]
+    fn functions_come_back_in_their_order() {
+        let (env, options, context) = (mir::machine_env(), regalloc2::RegallocOptions::default(), emit_context());
+        let allocator = Allocator { env: &env, options: &options, verify: true, emit: &context };
+        let names: Vec<String> = (0..40).map(|i| format!("f{i}")).collect();
+        let emitted = allocator.run(names.len(), |i| Ok(named_two_constants(&names[i]))).unwrap();
+        assert_eq!(emitted.len(), names.len());
+        for (name, (function, emitted)) in names.iter().zip(emitted) {
+            assert_eq!(&function.name, name);
+            let alone = allocator.allocate_and_emit(&named_two_constants(name)).unwrap();
+            assert_eq!(emitted.items, alone.items);
+            assert_eq!(emitted.items.first(), Some(&Item::Label(name.clone())));
+        }
+    }
+
+    /// A selection error stops the compilation, with that error.
+    #[test]
+    fn a_selection_error_is_the_result() {
+        let (env, options, context) = (mir::machine_env(), regalloc2::RegallocOptions::default(), emit_context());
+        let allocator = Allocator { env: &env, options: &options, verify: false, emit: &context };
+        let mut selected = Vec::new();
+        let error = allocator
+            .run(10, |i| {
+                selected.push(i);
+                if i == 3 { Err(CompileError::new("no selection").in_function("f3")) } else { Ok(two_constants()) }
+            })
+            .err()
+            .unwrap();
+        assert_eq!(error.to_string(), "function f3: no selection");
+        assert_eq!(selected, [0, 1, 2, 3]);
     }
 
     #[test]
