@@ -312,3 +312,41 @@ fn every_optimisation_switches_off_on_its_own() {
         "{err}"
     );
 }
+
+/// `--time-phases` lists every phase on standard error, in order, with its time, and
+/// leaves the output as it is.
+#[test]
+fn time_phases_lists_every_phase() {
+    let (code, plain, _) = wasm2pvm(&[], ADD.as_bytes());
+    assert_eq!(code, Some(0));
+    let (code, asm, err) = wasm2pvm(&["--time-phases"], ADD.as_bytes());
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(asm, plain);
+    let mut lines = err.lines();
+    assert_eq!(lines.next(), Some("wasm2pvm: phase times of <stdin>:"));
+    let phases: Vec<(String, f64)> = lines
+        .map(|line| {
+            let (name, time) = line.split_once("  ").unwrap_or_else(|| panic!("{err}"));
+            let ms = time.trim_start().split(' ').next().unwrap().parse().unwrap_or_else(|_| panic!("{err}"));
+            (name.trim_end().to_string(), ms)
+        })
+        .collect();
+    let names: Vec<&str> = phases.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "validation",
+            "start evaluation",
+            "LLVM IR",
+            "LLVM optimisation",
+            "import",
+            "selection, allocation, emission",
+            "program",
+            "assembly text",
+            "total"
+        ],
+        "{err}"
+    );
+    let sum: f64 = phases[..phases.len() - 1].iter().map(|(_, ms)| ms).sum();
+    assert!((sum - phases[phases.len() - 1].1).abs() < 0.05, "{err}");
+}

@@ -55,6 +55,9 @@ struct Cli {
     /// `refine` and `accumulate`, else `is_authorized`).
     #[arg(long = "entry", value_name = "NAME[,NAME…]", value_delimiter = ',')]
     entries: Vec<String>,
+    /// Print how long each phase of the compilation took to standard error.
+    #[arg(long)]
+    time_phases: bool,
     /// Return the result as the Gray Paper (and a JAM node) reads it, r8 = its length,
     /// instead of as the reference implementation does, r8 = its end address.
     #[arg(long)]
@@ -138,9 +141,14 @@ fn run(cli: &Cli) -> Result<(), String> {
         warn(&name, &warnings);
         ir
     } else {
-        let compiled = pvm_compiler::compile(&wasm, &options).map_err(|e| format!("{name}: {e}"))?;
+        let mut compiled = pvm_compiler::compile(&wasm, &options).map_err(|e| format!("{name}: {e}"))?;
         warn(&name, &compiled.warnings);
-        compiled.program.to_string()
+        let text = compiled.program.to_string();
+        if cli.time_phases {
+            compiled.phase_times.end("assembly text");
+            output::stderr_line(format!("wasm2pvm: phase times of {name}:\n{}", compiled.phase_times).trim_end());
+        }
+        text
     };
     match &cli.output {
         Some(path) => std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display())),

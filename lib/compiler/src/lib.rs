@@ -14,10 +14,12 @@ mod ffi;
 pub mod hot_calls;
 pub mod optimize;
 pub mod options;
+pub mod phase_times;
 pub mod wasm;
 
 pub use error::{CompileError, Result};
 pub use options::{EntryKind, ImportAction, MAX_STACK_SIZE, OptLevel, Optimization, Optimizations, Options};
+pub use phase_times::PhaseTimes;
 
 use inkwell::context::Context;
 
@@ -45,7 +47,7 @@ pub fn read_input(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
 
 /// Compiles a module to optimised LLVM IR text (what `--emit-llvm` prints).
 pub fn compile_to_llvm_ir(wasm: &[u8], options: &Options) -> Result<(String, Vec<String>)> {
-    let module = front_end(wasm, options)?;
+    let module = front_end(wasm, options, &mut PhaseTimes::start())?;
     // At `-Oz`, the IR of the pipeline whose code `compile` keeps.
     let pipeline = if options.opt_level == OptLevel::Oz && options.enabled(Optimization::Llvm) {
         compile_module(&module, options)?.pipeline
@@ -77,6 +79,8 @@ pub struct Compiled {
     /// The level whose LLVM pipeline optimised the code: the one asked for, but at `-Oz`
     /// whichever of [`OZ_PIPELINES`] gave the least code.
     pub pipeline: OptLevel,
+    /// How long each phase took.
+    pub phase_times: PhaseTimes,
 }
 
 /// The pipelines `-Oz` compiles with, each with `-Oz`'s back end, keeping the one that
@@ -88,18 +92,24 @@ pub const OZ_PIPELINES: [OptLevel; 3] = [OptLevel::Oz, OptLevel::Os, OptLevel::O
 
 /// Compiles a WebAssembly module (binary) to a PVM assembly program.
 pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled> {
-    let module = front_end(wasm, options)?;
-    compile_module(&module, options).map_err(|error| {
+    let mut times = PhaseTimes::start();
+    let module = front_end(wasm, options, &mut times)?;
+    let mut compiled = compile_module(&module, options).map_err(|error| {
         name_origin(error, options, |name| readable_name(&module, name), |o| compile_module(&module, o).err())
-    })
+    })?;
+    times.extend(std::mem::replace(&mut compiled.phase_times, PhaseTimes::start()));
+    compiled.phase_times = times;
+    Ok(compiled)
 }
 
 /// Reads and validates a module, and runs its start function at compile time where that
 /// gives every run's outcome ([`wasm::start_eval`]).
-fn front_end<'a>(wasm: &'a [u8], options: &Options) -> Result<wasm::module::Module<'a>> {
+fn front_end<'a>(wasm: &'a [u8], options: &Options, times: &mut PhaseTimes) -> Result<wasm::module::Module<'a>> {
     let mut module = wasm::module::Module::parse(wasm, options)?;
+    times.end("validation");
     if options.enabled(Optimization::StartEval) {
         wasm::start_eval::apply(wasm, &mut module);
+        times.end("start evaluation");
     }
     Ok(module)
 }
@@ -144,11 +154,15 @@ fn compile_module(module: &wasm::module::Module, options: &Options) -> Result<Co
     if options.opt_level != OptLevel::Oz || !options.enabled(Optimization::Llvm) {
         return compile_with(module, options, back_end);
     }
-    let measured = |pipeline: OptLevel| -> Result<(usize, Compiled)> {
-        let compiled = compile_with(module, &Options { opt_level: pipeline, ..options.clone() }, back_end)?;
+    // The phases of every pipeline tried, one after the other.
+    let mut times = PhaseTimes::start();
+    let mut measured = |pipeline: OptLevel| -> Result<(usize, Compiled)> {
+        let mut compiled = compile_with(module, &Options { opt_level: pipeline, ..options.clone() }, back_end)?;
+        times.extend(std::mem::replace(&mut compiled.phase_times, PhaseTimes::start()));
         let code = pvm_asm::assemble(&compiled.program)
             .map_err(|e| CompileError::new(format!("internal error: the code does not assemble: {e}")))?
             .code_len;
+        times.end("code size");
         Ok((code, compiled))
     };
     let [first, others @ ..] = OZ_PIPELINES;
@@ -159,16 +173,21 @@ fn compile_module(module: &wasm::module::Module, options: &Options) -> Result<Co
             smallest = candidate;
         }
     }
-    Ok(smallest.1)
+    let (_, mut compiled) = smallest;
+    compiled.phase_times = times;
+    Ok(compiled)
 }
 
 /// Compiles a module with the LLVM pipeline of `options`' level and the back end's
 /// optimisations `back_end`.
 fn compile_with(module: &wasm::module::Module, options: &Options, back_end: Optimizations) -> Result<Compiled> {
+    let mut times = PhaseTimes::start();
     let context = Context::create();
     let ir = wasm::ir::IrModule::build(&context, module, options)?;
     optimize::prepare(ir.module(), options);
+    times.end("LLVM IR");
     optimize::optimize(ir.module(), options)?;
+    times.end("LLVM optimisation");
     let facts = backend::ModuleFacts {
         // The jump table starts with one entry per table slot; a table that functions
         // change is indexed by slot number instead (0: null, then `addressable()`).
@@ -205,7 +224,7 @@ fn compile_with(module: &wasm::module::Module, options: &Options, back_end: Opti
             .collect(),
         gray_paper_result: options.gray_paper_result,
     };
-    let (program, layout) = backend::compile(ir.module(), &facts, back_end, options.verify_allocation)?;
+    let (program, layout) = backend::compile(ir.module(), &facts, back_end, options.verify_allocation, &mut times)?;
     let global_addresses = (0..module.globals.len() as u32)
         .filter_map(|g| layout.address(&wasm::env::global_name(g)).map(|a| (g, a)))
         .collect();
@@ -217,6 +236,7 @@ fn compile_with(module: &wasm::module::Module, options: &Options, back_end: Opti
         memory_base: layout.memory_base,
         max_pages: layout.max_pages,
         pipeline: options.opt_level,
+        phase_times: times,
     })
 }
 

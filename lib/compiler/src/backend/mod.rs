@@ -59,12 +59,14 @@ pub struct ModuleFacts {
 
 /// Compiles the optimised LLVM module into an assembly program.
 /// With `verify_allocation`, regalloc2 validates each function's SSA form and its checker
-/// verifies each allocation ([`crate::Options::verify_allocation`]).
+/// verifies each allocation ([`crate::Options::verify_allocation`]). Each phase's time
+/// goes to `times`.
 pub fn compile(
     module: &inkwell::module::Module<'_>,
     facts: &ModuleFacts,
     optimizations: Optimizations,
     verify_allocation: bool,
+    times: &mut crate::PhaseTimes,
 ) -> Result<(Program, Layout)> {
     let td = inkwell::targets::TargetData::create(crate::optimize::DATA_LAYOUT);
     let layout = Layout::new(module, &td, facts.stack_size, facts.maximum_pages, facts.wild_address_traps)?;
@@ -76,6 +78,7 @@ pub fn compile(
         }
     }
     let zoned = address_check::zoned(&lir, layout.memory_base);
+    times.end("import");
     // A module whose instantiation traps never runs with its memory image.
     let segments: Vec<(u64, &[u8])> = if facts.instantiation_traps {
         Vec::new()
@@ -151,6 +154,7 @@ pub fn compile(
         let is_entry = abi::entry_slot(&function.name).is_some();
         isel::select(function, is_entry, &zoned[index], &mut info).map_err(|e| e.in_function(&function.name))
     })?;
+    times.end("selection, allocation, emission");
     for (function, (mfunction, mut emitted)) in lir.functions.iter().zip(emitted) {
         let name = facts.function_names.get(&function.name).unwrap_or(&function.name);
         let mut start = function.name.clone();
@@ -213,6 +217,7 @@ pub fn compile(
     items.retain(|item| !matches!(item, Item::Label(l) if !referenced.contains(l) && !is_function_label(l, &names)));
     // The shared trap keeps no label when nothing branches to it.
     functions.retain(|(label, _)| referenced.contains(label) || is_function_label(label, &names));
+    times.end("program");
     let program = Program {
         metadata: Vec::new(),
         ro_data: layout.ro_data.clone(),
@@ -257,6 +262,10 @@ struct Allocator<'a> {
 /// Stack of the worker thread: as much as a large function's allocation needs.
 const WORKER_STACK: usize = 64 << 20;
 
+/// The fewest functions a worker thread is started for: a few small functions take less
+/// time than waiting for a second thread to be scheduled on a busy machine.
+const PARALLEL_FROM: usize = 16;
+
 impl Allocator<'_> {
     /// Selects (`select(i)`), allocates and emits functions `0..count`.
     fn run(
@@ -277,7 +286,9 @@ impl Allocator<'_> {
             done
         };
         let (selection_error, mut done) = std::thread::scope(|scope| {
-            let worker = std::thread::Builder::new().stack_size(WORKER_STACK).spawn_scoped(scope, work);
+            let worker = (count >= PARALLEL_FROM)
+                .then(|| std::thread::Builder::new().stack_size(WORKER_STACK).spawn_scoped(scope, work).ok())
+                .flatten();
             let mut selection_error = None;
             for index in 0..count {
                 match select(index) {
@@ -290,8 +301,9 @@ impl Allocator<'_> {
             }
             drop(queue);
             let mut done = work();
-            // Without a second thread, the calling thread has done every function itself.
-            if let Ok(worker) = worker {
+            // Without a second thread (few functions, or none could start), the calling
+            // thread has done every function itself.
+            if let Some(worker) = worker {
                 done.extend(worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
             }
             (selection_error, done)
@@ -543,7 +555,7 @@ mod tests {
         let allocator = Allocator { env: &env, options: &options, verify: false, emit: &context };
         let mut selected = Vec::new();
         let error = allocator
-            .run(10, |i| {
+            .run(40, |i| {
                 selected.push(i);
                 if i == 3 { Err(CompileError::new("no selection").in_function("f3")) } else { Ok(two_constants()) }
             })
