@@ -32,6 +32,19 @@ pub struct EmitContext<'a> {
     pub stores_reach_stack: bool,
 }
 
+/// The context unit tests emit with: no globals, fall-through and reloads on.
+#[cfg(test)]
+pub(crate) fn test_context() -> EmitContext<'static> {
+    EmitContext {
+        globals_size: 0,
+        global_inits: &[],
+        fallthrough: true,
+        gray_paper_result: false,
+        reloads: true,
+        stores_reach_stack: false,
+    }
+}
+
 struct Emitter<'a> {
     f: &'a MFunction,
     out: &'a Output,
@@ -903,14 +916,7 @@ mod tests {
 
     #[test]
     fn a_frame_larger_than_half_the_stack_guard_is_an_error() {
-        let ctx = EmitContext {
-            globals_size: 0,
-            global_inits: &[],
-            fallthrough: true,
-            gray_paper_result: false,
-            reloads: true,
-            stores_reach_stack: false,
-        };
+        let ctx = test_context();
         let f = MFunction::new("big".into(), false, vec![], vec![], 0, 32 * 1024 + 8);
         let e = emit(&f, &Output::default(), &ctx).err().expect("an error");
         assert_eq!(

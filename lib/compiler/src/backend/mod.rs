@@ -521,21 +521,10 @@ mod tests {
         MFunction::new(name.into(), false, vec![block], vec![0, 0, 0], 2, 0)
     }
 
-    fn emit_context() -> emit::EmitContext<'static> {
-        emit::EmitContext {
-            globals_size: 0,
-            global_inits: &[],
-            fallthrough: true,
-            gray_paper_result: false,
-            reloads: true,
-            stores_reach_stack: false,
-        }
-    }
-
     /// The functions' code comes back in their order, each as one thread alone emits it.
     #[test]
     fn functions_come_back_in_their_order() {
-        let (env, options, context) = (mir::machine_env(), regalloc2::RegallocOptions::default(), emit_context());
+        let (env, options, context) = (mir::machine_env(), regalloc2::RegallocOptions::default(), emit::test_context());
         let allocator = Allocator { env: &env, options: &options, verify: true, emit: &context };
         let names: Vec<String> = (0..40).map(|i| format!("f{i}")).collect();
         let emitted = allocator.run(names.len(), |i| Ok(named_two_constants(&names[i]))).unwrap();
@@ -551,7 +540,7 @@ mod tests {
     /// A selection error stops the compilation, with that error.
     #[test]
     fn a_selection_error_is_the_result() {
-        let (env, options, context) = (mir::machine_env(), regalloc2::RegallocOptions::default(), emit_context());
+        let (env, options, context) = (mir::machine_env(), regalloc2::RegallocOptions::default(), emit::test_context());
         let allocator = Allocator { env: &env, options: &options, verify: false, emit: &context };
         let mut selected = Vec::new();
         let error = allocator
