@@ -1,6 +1,7 @@
 //! `wasm2pvm` as users run it: the pipe into `jam-pack` and `pvm-run`, `--emit-llvm`,
 //! the import map, the anan-as interpreter (`compiler.wasm`) compiled to a `.jam` that
-//! `jam-inspect` finds valid (its compile time is a benchmark: `scripts/bench-compile.sh`),
+//! `jam-inspect` finds valid (its compile time is a benchmark: `scripts/bench-compile.sh`)
+//! and that runs an inner program when split in parts (`--jobs`),
 //! every optimisation switched off on its own, and bad input — invalid or
 //! truncated modules, unsupported proposals, bad import
 //! maps, bad flags: one line naming the file, the place and the reason, never a panic.
@@ -78,6 +79,38 @@ fn the_anan_as_interpreter_compiles_to_a_valid_jam() {
     assert!(report.status.success());
     let text = String::from_utf8(report.stdout).unwrap();
     assert!(text.ends_with("valid: no findings\n"), "{}", &text[text.len().saturating_sub(300)..]);
+}
+
+/// `--jobs N` splits the interpreter into N parts that LLVM optimises apart; the split
+/// program still runs an inner program exactly.
+#[test]
+fn the_anan_as_interpreter_in_three_parts_runs_an_inner_program() {
+    let interpreter = support::root().join("vendor/node_modules/@fluffylabs/anan-as/dist/build/compiler.wasm");
+    let imports = support::root().join("scripts/anan-as-imports.txt");
+    let compiled = Command::cargo_bin("wasm2pvm")
+        .unwrap()
+        .args(["--jobs", "3", "--imports"])
+        .arg(&imports)
+        .arg(&interpreter)
+        .output()
+        .unwrap();
+    assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr));
+    let jam = Command::cargo_bin("jam-pack").unwrap().write_stdin(compiled.stdout).output().unwrap().stdout;
+    let interpreter = file("compiler-3.jam", &jam);
+    let (_, add, _) = wasm2pvm(&[], ADD.as_bytes());
+    let add = Command::cargo_bin("jam-pack").unwrap().write_stdin(add).output().unwrap().stdout;
+    let add = file("add-3.jam", &add);
+    let run = Command::cargo_bin("pvm-run")
+        .unwrap()
+        .args([&interpreter, "--inner", &add, "--inner-args", "0500000007000000"])
+        .output()
+        .unwrap();
+    let report = String::from_utf8(run.stdout).unwrap();
+    assert!(report.contains("Inner status: 0 (HALT)\n"), "{report}");
+    assert!(report.contains("Inner result: [0x0c000000]\n"), "{report}");
+    let (code, _, err) = wasm2pvm(&["--jobs", "0"], ADD.as_bytes());
+    assert_eq!(code, Some(2));
+    assert!(err.starts_with("error: invalid value '0' for '--jobs <N>': 0 is not in 1..=64"), "{err}");
 }
 
 #[test]

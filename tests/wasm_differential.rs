@@ -10,7 +10,9 @@
 //! the top of the 32-bit space), where an address out of bounds must trap as in `wasmi`.
 //!
 //! Both with every optimisation on and with all off (`--no-opt all`), on different seeds;
-//! and a third campaign with every float operator as well (the software routines). Where
+//! a third campaign with every float operator as well (the software routines); and a
+//! fourth with each module split in two parts that LLVM optimises apart (`--jobs 2`;
+//! `WASM_FUZZ_JOBS=N` splits the modules of any campaign). Where
 //! WebAssembly lets the engine choose a NaN, wasmi runs the module rewritten to choose the
 //! compiler's NaN ([`support::nan`]); every other NaN keeps its payload on both, and all
 //! bits must agree.
@@ -135,7 +137,9 @@ fn reference_call(store: &mut Store<()>, func: &wasmi::Func, args: &[Val], resul
 
 /// Compares one module; returns the number of calls compared.
 fn compare_module(wasm: &[u8], rng: &mut Rng, campaign: Campaign) -> Result<usize, String> {
-    let options = Options { optimizations: campaign.optimizations, ..harness_options() };
+    // WASM_FUZZ_JOBS=N compiles every campaign's modules in N parts.
+    let jobs = std::env::var("WASM_FUZZ_JOBS").ok().map(|v| v.parse().unwrap()).or(campaign.jobs);
+    let options = Options { optimizations: campaign.optimizations, jobs, ..harness_options() };
     let (jam, compiled) = compile_jam(wasm, &options).map_err(|e| format!("compile: {e}"))?;
     let edges = support::region_edges(&compiled);
 
@@ -234,17 +238,28 @@ fn compare_module(wasm: &[u8], rng: &mut Rng, campaign: Campaign) -> Result<usiz
 
 #[test]
 fn random_modules_agree_with_wasmi() {
-    fuzz(Campaign { optimizations: Optimizations::all(), floats: false, min_calls: MIN_CALLS_INTEGER }, 1);
+    fuzz(Campaign { optimizations: Optimizations::all(), floats: false, min_calls: MIN_CALLS_INTEGER, jobs: None }, 1);
 }
 
 #[test]
 fn random_modules_without_optimizations_agree_with_wasmi() {
-    fuzz(Campaign { optimizations: Optimizations::none(), floats: false, min_calls: MIN_CALLS_UNOPTIMIZED }, 2);
+    let campaign =
+        Campaign { optimizations: Optimizations::none(), floats: false, min_calls: MIN_CALLS_UNOPTIMIZED, jobs: None };
+    fuzz(campaign, 2);
 }
 
 #[test]
 fn random_float_modules_agree_with_wasmi() {
-    fuzz(Campaign { optimizations: Optimizations::all(), floats: true, min_calls: MIN_CALLS_FLOAT }, 3);
+    fuzz(Campaign { optimizations: Optimizations::all(), floats: true, min_calls: MIN_CALLS_FLOAT, jobs: None }, 3);
+}
+
+/// Each module split in two parts that LLVM optimises apart (`--jobs 2`).
+#[test]
+fn random_modules_in_two_parts_agree_with_wasmi() {
+    fuzz(
+        Campaign { optimizations: Optimizations::all(), floats: false, min_calls: MIN_CALLS_INTEGER, jobs: Some(2) },
+        4,
+    );
 }
 
 /// What a fuzzing campaign generates and how it compiles.
@@ -255,6 +270,8 @@ struct Campaign {
     floats: bool,
     /// Calls compared per 1,000 modules, at least (see the constants).
     min_calls: usize,
+    /// The parts each module is compiled in ([`Options::jobs`]).
+    jobs: Option<usize>,
 }
 
 /// Calls each campaign compares on its default seed, at least (per 1,000 modules; the

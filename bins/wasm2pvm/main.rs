@@ -21,7 +21,8 @@ struct Cli {
     /// Write the output here instead of standard output.
     #[arg(short, long)]
     output: Option<PathBuf>,
-    /// Print the optimised LLVM IR instead of PVM assembly.
+    /// Print the optimised LLVM IR instead of PVM assembly (of the module optimised in one
+    /// part, as with `--jobs 1`).
     #[arg(long)]
     emit_llvm: bool,
     /// LLVM optimisation level.
@@ -58,6 +59,11 @@ struct Cli {
     /// Print how long each phase of the compilation took to standard error.
     #[arg(long)]
     time_phases: bool,
+    /// Optimise with LLVM on N threads, the module split into N parts along its call
+    /// graph (default: 2 for a module of 64 functions or more, else 1); the code differs a
+    /// little with the split (docs/architecture.md).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: Option<u16>,
     /// Return the result as the Gray Paper (and a JAM node) reads it, r8 = its length,
     /// instead of as the reference implementation does, r8 = its end address.
     #[arg(long)]
@@ -123,6 +129,7 @@ fn run(cli: &Cli) -> Result<(), String> {
         stack_size: cli.stack_size,
         entries: cli.entries.clone(),
         gray_paper_result: cli.gp,
+        jobs: cli.jobs.map(usize::from),
         ..Options::default()
     };
     for name in &cli.no_opt {

@@ -1,7 +1,8 @@
 //! The compiler's only `unsafe` code: the LLVM operations that inkwell exposes only as
 //! `unsafe` functions or not at all — building a non-`inbounds` GEP, and reading
 //! constants, constant expressions, GEP offsets, aggregate indices and names of the
-//! optimised module, and setting LLVM's process-wide options.
+//! optimised module, and setting LLVM's process-wide options; and the handover of an
+//! LLVM context to another thread ([`ContextBound`]).
 //!
 //! [`RawValue`] carries the lifetime of the LLVM context its value lives in, like
 //! inkwell's own values, so it cannot outlive the context. Every function checks the
@@ -34,6 +35,29 @@ pub fn byte_gep<'c>(
 pub fn constant_element<'c>(base: PointerValue<'c>, index: IntValue<'c>) -> PointerValue<'c> {
     // SAFETY: a constant GEP on a constant pointer; callers stay inside the array.
     unsafe { base.const_gep(&[index]) }
+}
+
+/// A value tied to an LLVM context (the context itself, or a module built in it) on its
+/// way to another thread. LLVM lets any thread use a context as long as no two use it at
+/// once; the compiler builds and optimises each part of a split module in a context of
+/// its own, on a thread of its own, and the calling thread takes each module back only
+/// once its thread has finished (`compile_with` in the crate root).
+pub struct ContextBound<T>(T);
+
+// SAFETY: see the type's documentation: the value and everything else of its context is
+// used by one thread at a time, the handover being a thread's start or its end (`join`).
+unsafe impl<T> Send for ContextBound<T> {}
+
+impl<T> ContextBound<T> {
+    /// Wraps `value` for the handover.
+    pub fn new(value: T) -> Self {
+        ContextBound(value)
+    }
+
+    /// The value, on the thread that now uses its context.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
 }
 
 /// A raw LLVM value of the module being compiled, valid as long as its context `'c`.

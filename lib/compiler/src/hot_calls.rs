@@ -24,13 +24,13 @@ use inkwell::values::{BasicValue, FunctionValue, InstructionOpcode, InstructionV
 use std::collections::{HashMap, HashSet};
 
 /// The most call sites (each in another function) a function marked may have.
-const MAX_CALL_SITES: usize = 2;
+pub const MAX_CALL_SITES: usize = 2;
 
 /// The largest function marked, in LLVM instructions before optimisation.
 const MAX_INSTRUCTIONS: usize = 200;
 
 /// How many single callers up a call may be from the loop that makes it hot.
-const MAX_DEPTH: usize = 4;
+pub const MAX_DEPTH: usize = 4;
 
 /// Marks `alwaysinline` the functions of `module` whose every call is hot (see the module's
 /// documentation); returns their names.

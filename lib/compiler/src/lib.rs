@@ -45,7 +45,8 @@ pub fn read_input(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
     })
 }
 
-/// Compiles a module to optimised LLVM IR text (what `--emit-llvm` prints).
+/// Compiles a module to optimised LLVM IR text, optimised in one part (what `--emit-llvm`
+/// prints).
 pub fn compile_to_llvm_ir(wasm: &[u8], options: &Options) -> Result<(String, Vec<String>)> {
     let module = front_end(wasm, options, &mut PhaseTimes::start())?;
     // At `-Oz`, the IR of the pipeline whose code `compile` keeps.
@@ -56,7 +57,7 @@ pub fn compile_to_llvm_ir(wasm: &[u8], options: &Options) -> Result<(String, Vec
     };
     let options = &Options { opt_level: pipeline, ..options.clone() };
     let context = Context::create();
-    let ir = wasm::ir::IrModule::build(&context, &module, options)?;
+    let ir = wasm::ir::IrModule::build(&context, &module, options, None)?;
     optimize::prepare(ir.module(), options);
     optimize::optimize(ir.module(), options)?;
     Ok((ir.module().print_to_string().to_string(), ir.warnings.clone()))
@@ -111,6 +112,7 @@ fn front_end<'a>(wasm: &'a [u8], options: &Options, times: &mut PhaseTimes) -> R
         wasm::start_eval::apply(wasm, &mut module);
         times.end("start evaluation");
     }
+    module.find_live(options)?;
     Ok(module)
 }
 
@@ -178,16 +180,64 @@ fn compile_module(module: &wasm::module::Module, options: &Options) -> Result<Co
     Ok(compiled)
 }
 
+/// Stack of a thread that builds and optimises a part of a split module: deeply nested
+/// WebAssembly makes the translation recurse deeply.
+const PART_STACK: usize = 1 << 30;
+
+/// Builds and optimises the LLVM module of each part of `module` (one part, the whole
+/// module, without a partition), part 0 on the calling thread and each other part on a
+/// thread of its own.
+fn optimised_parts<'c>(
+    contexts: &'c [Context],
+    module: &wasm::module::Module,
+    options: &Options,
+    partition: Option<&'c wasm::partition::Partition>,
+    times: &mut PhaseTimes,
+) -> Result<Vec<wasm::ir::IrModule<'c>>> {
+    let part = |index| partition.map(|partition| wasm::env::Part { partition, index });
+    let build = |context, index| {
+        let ir = wasm::ir::IrModule::build(context, module, options, part(index))?;
+        optimize::prepare(ir.module(), options);
+        Ok(ir)
+    };
+    std::thread::scope(|scope| {
+        let mut workers = Vec::new();
+        for (index, context) in contexts.iter().enumerate().skip(1) {
+            let context = ffi::ContextBound::new(context);
+            let worker = std::thread::Builder::new().stack_size(PART_STACK).spawn_scoped(scope, move || {
+                let ir = build(context.into_inner(), index)
+                    .and_then(|ir| optimize::optimize(ir.module(), options).map(|()| ir));
+                ffi::ContextBound::new(ir)
+            });
+            workers.push(worker.map_err(|e| CompileError::new(format!("cannot start a compiler thread: {e}")))?);
+        }
+        let first = build(&contexts[0], 0);
+        times.end("LLVM IR");
+        let first = first.and_then(|ir| optimize::optimize(ir.module(), options).map(|()| ir));
+        let mut parts = vec![first];
+        for worker in workers {
+            match worker.join() {
+                Ok(ir) => parts.push(ir.into_inner()),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        times.end("LLVM optimisation");
+        parts.into_iter().collect()
+    })
+}
+
 /// Compiles a module with the LLVM pipeline of `options`' level and the back end's
-/// optimisations `back_end`.
+/// optimisations `back_end`; a large module in parts, on several threads
+/// ([`Options::jobs`]).
 fn compile_with(module: &wasm::module::Module, options: &Options, back_end: Optimizations) -> Result<Compiled> {
     let mut times = PhaseTimes::start();
-    let context = Context::create();
-    let ir = wasm::ir::IrModule::build(&context, module, options)?;
-    optimize::prepare(ir.module(), options);
-    times.end("LLVM IR");
-    optimize::optimize(ir.module(), options)?;
-    times.end("LLVM optimisation");
+    let parts = options.parts(module.functions.len() - module.imported_functions);
+    let partition = if parts > 1 { Some(wasm::partition::Partition::split(module, options, parts)?) } else { None };
+    let contexts: Vec<Context> =
+        (0..partition.as_ref().map_or(1, wasm::partition::Partition::parts)).map(|_| Context::create()).collect();
+    let parts = optimised_parts(&contexts, module, options, partition.as_ref(), &mut times)?;
+    let ir = &parts[0];
+    let modules: Vec<&inkwell::module::Module<'_>> = parts.iter().map(|part| part.module()).collect();
     let facts = backend::ModuleFacts {
         // The jump table starts with one entry per table slot; a table that functions
         // change is indexed by slot number instead (0: null, then `addressable()`).
@@ -223,8 +273,19 @@ fn compile_with(module: &wasm::module::Module, options: &Options, back_end: Opti
             .map(|(index, f)| (wasm::env::function_name(index as u32), f.name.clone()))
             .collect(),
         gray_paper_result: options.gray_paper_result,
+        host_read_globals: match options.entry {
+            EntryKind::Harness => module
+                .exports
+                .iter()
+                .filter_map(|e| match e.kind {
+                    wasm::module::ExportKind::Global(g) => Some(wasm::env::global_name(g)),
+                    _ => None,
+                })
+                .collect(),
+            EntryKind::Main => Default::default(),
+        },
     };
-    let (program, layout) = backend::compile(ir.module(), &facts, back_end, options.verify_allocation, &mut times)?;
+    let (program, layout) = backend::compile(&modules, &facts, back_end, options.verify_allocation, &mut times)?;
     let global_addresses = (0..module.globals.len() as u32)
         .filter_map(|g| layout.address(&wasm::env::global_name(g)).map(|a| (g, a)))
         .collect();

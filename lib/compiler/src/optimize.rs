@@ -145,7 +145,7 @@ const O2_PIPELINE: &str = concat!(
         "no-forward-switch-cond;switch-range-to-icmp;no-switch-to-lookup;keep-loops;hoist-common-insts;sink-common-insts"
     ),
     "))),",
-    "globalopt,globaldce,",
+    "elim-avail-extern,globalopt,globaldce,",
     "function<eager-inv>(instcombine,loop-unroll<O2>,loop-mssa(licm),instsimplify,",
     simplifycfg_keeping_loops!(),
     "),",

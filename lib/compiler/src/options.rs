@@ -233,7 +233,17 @@ pub struct Options {
     /// Return the result as the Gray Paper reads it, `r8` = its length, instead of as the
     /// reference implementation does, `r8` = its end address (`--gp`).
     pub gray_paper_result: bool,
+    /// The number of parts LLVM optimises a module in, each on a thread of its own
+    /// (`--jobs`, [`crate::wasm::partition`]); `None` for [`AUTO_JOBS`] on a module of
+    /// [`AUTO_JOBS_FUNCTIONS`] functions or more, else one.
+    pub jobs: Option<usize>,
 }
+
+/// The parts a large module is split into when [`Options::jobs`] is not given.
+pub const AUTO_JOBS: usize = 2;
+/// The fewest functions a module must define to be split when [`Options::jobs`] is not
+/// given: a smaller one compiles in a few milliseconds on one thread.
+pub const AUTO_JOBS_FUNCTIONS: usize = 64;
 
 /// What a compiled program runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -266,11 +276,22 @@ impl Default for Options {
             entry: EntryKind::Main,
             entries: Vec::new(),
             gray_paper_result: false,
+            jobs: None,
         }
     }
 }
 
 impl Options {
+    /// The number of parts to split a module that defines `functions` functions into
+    /// ([`Options::jobs`]).
+    pub fn parts(&self, functions: usize) -> usize {
+        match self.jobs {
+            Some(jobs) => jobs.max(1),
+            None if functions >= AUTO_JOBS_FUNCTIONS => AUTO_JOBS,
+            None => 1,
+        }
+    }
+
     /// Whether optimisation `o` is on.
     pub fn enabled(&self, o: Optimization) -> bool {
         self.optimizations.enabled(o)

@@ -9,16 +9,22 @@ use crate::error::{CompileError, Result};
 use crate::ffi::{self, ConstEnv, RawValue};
 use inkwell::IntPredicate;
 use inkwell::basic_block::BasicBlock;
-use inkwell::module::Module;
+use inkwell::module::{Linkage, Module};
 use inkwell::targets::TargetData;
 use inkwell::types::AnyType;
 use inkwell::types::AnyTypeEnum;
 use inkwell::values::{BasicValueEnum, FunctionValue, InstructionOpcode, InstructionValue};
 use std::collections::HashMap;
 
-/// Imports every function with a body; the entry functions come first, in slot order.
-pub fn import(module: &Module<'_>, layout: &Layout, td: &TargetData) -> Result<lir::Module> {
-    let mut functions: Vec<FunctionValue<'_>> = module.get_functions().filter(|f| f.count_basic_blocks() > 0).collect();
+/// Imports every function with code of the module, or of the parts of a split one, in
+/// their order (a copy, `available_externally`, has no code of its own); the entry
+/// functions come first, in slot order.
+pub fn import<'c>(modules: &[&Module<'c>], layout: &Layout, td: &TargetData) -> Result<lir::Module> {
+    let mut functions: Vec<FunctionValue<'c>> = modules
+        .iter()
+        .flat_map(|module| module.get_functions())
+        .filter(|f| f.count_basic_blocks() > 0 && f.get_linkage() != Linkage::AvailableExternally)
+        .collect();
     functions.sort_by_key(|f| f.get_name().to_str().ok().and_then(abi::entry_slot).unwrap_or(usize::MAX));
     let ids: HashMap<String, usize> =
         functions.iter().enumerate().map(|(i, f)| (f.get_name().to_string_lossy().into_owned(), i)).collect();
@@ -31,6 +37,47 @@ pub fn import(module: &Module<'_>, layout: &Layout, td: &TargetData) -> Result<l
         out.functions.push(function);
     }
     Ok(out)
+}
+
+/// Drops the functions that neither an entry, nor the table (`in_table`), nor a function
+/// kept calls, and renumbers the calls: a part of a split module keeps a function that
+/// another part calls even when that part inlined every call.
+pub fn drop_unreachable(module: &mut lir::Module, in_table: impl Fn(&str) -> bool) {
+    let count = module.functions.len();
+    let mut live = vec![false; count];
+    let mut stack: Vec<usize> = (0..count)
+        .filter(|&i| {
+            let name = &module.functions[i].name;
+            abi::entry_slot(name).is_some() || in_table(name)
+        })
+        .collect();
+    for &root in &stack {
+        live[root] = true;
+    }
+    while let Some(caller) = stack.pop() {
+        for inst in &module.functions[caller].insts {
+            if let Op::Call { callee: Callee::Function(callee), .. } = inst.op
+                && !live[callee]
+            {
+                live[callee] = true;
+                stack.push(callee);
+            }
+        }
+    }
+    let new_ids: Vec<usize> =
+        live.iter().scan(0, |next, &l| Some(std::mem::replace(next, *next + usize::from(l)))).collect();
+    let mut index = 0;
+    module.functions.retain(|_| {
+        index += 1;
+        live[index - 1]
+    });
+    for function in &mut module.functions {
+        for inst in &mut function.insts {
+            if let Op::Call { callee: Callee::Function(callee), .. } = &mut inst.op {
+                *callee = new_ids[*callee];
+            }
+        }
+    }
 }
 
 struct FunctionImporter<'c, 'a> {
@@ -297,5 +344,53 @@ impl<'c, 'a> FunctionImporter<'c, 'a> {
             return Err(unsupported(format!("a call to {callee:?}")));
         };
         Ok(Op::Call { callee, args })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A function named `name` that calls the functions `calls` (by id).
+    fn function(name: &str, calls: &[usize]) -> lir::Function {
+        let call = |&callee: &usize| lir::Inst {
+            op: Op::Call { callee: Callee::Function(callee), args: vec![] },
+            ty: Ty::Void,
+        };
+        let mut insts: Vec<lir::Inst> = calls.iter().map(call).collect();
+        insts.push(lir::Inst { op: Op::Ret(None), ty: Ty::Void });
+        lir::Function {
+            name: name.to_string(),
+            params: vec![],
+            result: Ty::Void,
+            blocks: vec![lir::Block { insts: (0..insts.len()).collect() }],
+            insts,
+        }
+    }
+
+    fn calls(f: &lir::Function) -> Vec<usize> {
+        f.insts
+            .iter()
+            .filter_map(|i| if let Op::Call { callee: Callee::Function(c), .. } = i.op { Some(c) } else { None })
+            .collect()
+    }
+
+    #[test]
+    fn unreachable_functions_go_and_calls_follow_the_new_numbers() {
+        let mut module = lir::Module {
+            functions: vec![
+                function(&abi::entry_function(0), &[3]),
+                function("unused", &[2]),
+                function("called_by_unused", &[]),
+                function("called", &[5]),
+                function("in_table", &[]),
+                function("called_by_called", &[]),
+            ],
+        };
+        drop_unreachable(&mut module, |name| name == "in_table");
+        let names: Vec<&str> = module.functions.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, [abi::ENTRY, "called", "in_table", "called_by_called"]);
+        assert_eq!(calls(&module.functions[0]), [1]);
+        assert_eq!(calls(&module.functions[1]), [3]);
     }
 }

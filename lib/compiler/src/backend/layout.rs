@@ -19,7 +19,7 @@ use inkwell::module::Module;
 use inkwell::targets::TargetData;
 use inkwell::values::BasicValue;
 use pvm_isa::spi::{self, PAGE_SIZE, STACK_TOP, ZONE_SIZE};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// WebAssembly page size.
 pub const WASM_PAGE: u64 = 65536;
@@ -52,32 +52,46 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// Lays out the globals of the optimised module. `declared_max` is the memory's
-    /// declared maximum in pages.
+    /// Whether some module uses the global `name`.
+    fn used<'c>(modules: &[&Module<'c>], name: &str) -> bool {
+        modules.iter().any(|m| m.get_global(name).is_some_and(|g| g.as_pointer_value().get_first_use().is_some()))
+    }
+
+    /// Lays out the globals of the optimised module, or of the parts of a split one
+    /// (whose globals are the same, with external linkage: each name is laid out once,
+    /// and only if some part uses it or it is one of `host_read`, which the host reads).
+    /// `declared_max` is the memory's declared maximum in pages.
     /// With `capped`, the memory ends at [`abi::MEMORY_LIMIT`] at most and the stack lies
     /// above [`abi::ACCESS_LIMIT`] (what wild address traps rely on).
-    pub fn new(
-        module: &Module<'_>,
+    pub fn new<'c>(
+        modules: &[&Module<'c>],
         td: &TargetData,
         stack_size: u32,
         declared_max: Option<u64>,
         capped: bool,
+        host_read: &HashSet<String>,
     ) -> Result<Self> {
+        let split = modules.len() > 1;
+        let mut laid_out = std::collections::HashSet::new();
         let mut ro = Vec::new();
         let mut ro_data = Vec::new();
         let mut top = Vec::new();
         let mut globals_size = 0u64;
-        let grows = module
-            .get_function(&abi::Pseudo::MemoryGrow.symbol())
-            .is_some_and(|f| f.as_global_value().as_pointer_value().get_first_use().is_some());
-        for global in module.get_globals() {
+        let grows = modules.iter().any(|module| {
+            module
+                .get_function(&abi::Pseudo::MemoryGrow.symbol())
+                .is_some_and(|f| f.as_global_value().as_pointer_value().get_first_use().is_some())
+        });
+        for global in modules.iter().flat_map(|module| module.get_globals()) {
             let raw = RawValue::of(&global);
             let name = raw.name();
             // The page counter needs a place only if code reads it or memory.grow (a
-            // routine LLVM cannot see) writes it; LLVM removes other unused globals itself.
-            let unused_pages =
-                name == abi::MEMORY_PAGES && !grows && global.as_pointer_value().get_first_use().is_none();
-            if name == abi::MEMORY || unused_pages {
+            // routine LLVM cannot see) writes it; LLVM removes other unused globals itself,
+            // but not those of a split module, which all have external linkage.
+            let unused_pages = name == abi::MEMORY_PAGES && !grows && !Self::used(modules, &name);
+            let unused =
+                split && name != abi::MEMORY_PAGES && !host_read.contains(&name) && !Self::used(modules, &name);
+            if name == abi::MEMORY || unused_pages || unused || !laid_out.insert(name.clone()) {
                 continue;
             }
             let size = raw.global_value_size(td).max(1);

@@ -55,22 +55,36 @@ pub struct ModuleFacts {
     /// Whether an entry returns its result's length in r8 (the Gray Paper's reading)
     /// rather than its end address.
     pub gray_paper_result: bool,
+    /// The globals the host reads (a test harness's exported mutable globals), laid out
+    /// even where no code uses them.
+    pub host_read_globals: HashSet<String>,
 }
 
-/// Compiles the optimised LLVM module into an assembly program.
+/// Compiles the optimised LLVM module, or the parts of a split one
+/// ([`crate::wasm::partition`]), into an assembly program.
 /// With `verify_allocation`, regalloc2 validates each function's SSA form and its checker
 /// verifies each allocation ([`crate::Options::verify_allocation`]). Each phase's time
 /// goes to `times`.
 pub fn compile(
-    module: &inkwell::module::Module<'_>,
+    modules: &[&inkwell::module::Module<'_>],
     facts: &ModuleFacts,
     optimizations: Optimizations,
     verify_allocation: bool,
     times: &mut crate::PhaseTimes,
 ) -> Result<(Program, Layout)> {
     let td = inkwell::targets::TargetData::create(crate::optimize::DATA_LAYOUT);
-    let layout = Layout::new(module, &td, facts.stack_size, facts.maximum_pages, facts.wild_address_traps)?;
-    let mut lir = import::import(module, &layout, &td)?;
+    let layout = Layout::new(
+        modules,
+        &td,
+        facts.stack_size,
+        facts.maximum_pages,
+        facts.wild_address_traps,
+        &facts.host_read_globals,
+    )?;
+    let mut lir = import::import(modules, &layout, &td)?;
+    if modules.len() > 1 {
+        import::drop_unreachable(&mut lir, |name| facts.table.iter().flatten().any(|(n, _)| n == name));
+    }
     for function in &mut lir.functions {
         address_check::resolve(function, layout.memory_base, optimizations.enabled(Optimization::LoopRange));
         if optimizations.enabled(Optimization::RepeatedLoads) {

@@ -8,6 +8,7 @@ use crate::abi::{self, Pseudo};
 use crate::error::{CompileError, Result};
 use crate::options::{EntryKind, Options};
 use crate::wasm::module::{DataPlacement, ExportKind, Module, Signature, ValType};
+use crate::wasm::partition::{Holding, Partition};
 use crate::wasm::softfloat;
 use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::builder::{Builder, BuilderError};
@@ -35,6 +36,9 @@ enum GlobalSlot<'c> {
     Const(IntValue<'c>),
     /// A mutable global: its LLVM global variable.
     Var(GlobalValue<'c>),
+    /// A mutable global no function writes while the program runs
+    /// ([`Module::written_globals`]): its variable, and its value, which every read is.
+    Fixed(GlobalValue<'c>, IntValue<'c>),
 }
 
 /// A data segment as `memory.init` sees it.
@@ -110,11 +114,31 @@ pub struct ModuleEnv<'c> {
     /// The float routines, when the program has float arithmetic (and floats do not
     /// trap).
     pub float_routines: Option<FloatRoutines<'c>>,
+    /// The part of a split module this LLVM module holds ([`crate::wasm::partition`]).
+    pub part: Option<Part<'c>>,
+}
+
+/// One part of a split module.
+#[derive(Debug, Clone, Copy)]
+pub struct Part<'p> {
+    /// The split.
+    pub partition: &'p Partition,
+    /// Which part.
+    pub index: usize,
+}
+
+impl Part<'_> {
+    /// What this part holds of function `index`.
+    pub fn holding(&self, function: u32) -> Holding {
+        self.partition.holding(self.index, function)
+    }
 }
 
 impl<'c> ModuleEnv<'c> {
-    /// Declares everything `wasm` needs in a new LLVM module.
-    pub fn declare(context: &'c Context, wasm: &Module<'_>, options: &Options) -> Result<Self> {
+    /// Declares everything `wasm` needs in a new LLVM module; with `part`, for that part
+    /// of a split module: its functions, copies and declarations of the others, and every
+    /// global with external linkage, shared with the other parts.
+    pub fn declare(context: &'c Context, wasm: &Module<'_>, options: &Options, part: Option<Part<'c>>) -> Result<Self> {
         let module = context.create_module("wasm");
         let (bool, i8, i32, i64) = (context.bool_type(), context.i8_type(), context.i32_type(), context.i64_type());
         let intrinsic = |name: &str, types: &[BasicTypeEnum<'c>]| {
@@ -172,6 +196,7 @@ impl<'c> ModuleEnv<'c> {
             call_indirect: HashMap::new(),
             extra_results: HashMap::new(),
             float_routines: None,
+            part,
         };
         env.declare_globals(wasm);
         env.declare_segments(wasm);
@@ -181,6 +206,28 @@ impl<'c> ModuleEnv<'c> {
         env.declare_extra_results(wasm);
         env.declare_float_routines(wasm)?;
         Ok(env)
+    }
+
+    /// The linkage of a variable that only this module's code uses, unless the module is
+    /// a part of a split one, where every part uses it.
+    fn internal(&self) -> Linkage {
+        if self.part.is_some() { Linkage::External } else { Linkage::Internal }
+    }
+
+    /// The linkage of constant data, as [`ModuleEnv::internal`].
+    fn private(&self) -> Linkage {
+        if self.part.is_some() { Linkage::External } else { Linkage::Private }
+    }
+
+    /// Whether this LLVM module has code or a copy of function `index`: a defined
+    /// function the program cannot run has neither (imports always get their small body).
+    pub fn has_body(&self, wasm: &Module<'_>, index: u32) -> bool {
+        !Self::dead(wasm, index) && self.part.is_none_or(|p| p.holding(index) != Holding::Declared)
+    }
+
+    /// Whether `index` is a defined function the program cannot run.
+    fn dead(wasm: &Module<'_>, index: u32) -> bool {
+        index as usize >= wasm.imported_functions && !wasm.is_live(index)
     }
 
     /// The integer type of `bits` bits (1..=64).
@@ -222,8 +269,12 @@ impl<'c> ModuleEnv<'c> {
                 // A test harness reads exported mutable globals from memory: keep them.
                 let exported = wasm.exports.iter().any(|e| e.kind == ExportKind::Global(index as u32));
                 let harness = self.options.entry == EntryKind::Harness;
-                g.set_linkage(if harness && exported { Linkage::External } else { Linkage::Internal });
-                GlobalSlot::Var(g)
+                g.set_linkage(if harness && exported { Linkage::External } else { self.internal() });
+                if wasm.written_globals.contains(&(index as u32)) {
+                    GlobalSlot::Var(g)
+                } else {
+                    GlobalSlot::Fixed(g, value)
+                }
             } else {
                 GlobalSlot::Const(value)
             };
@@ -239,11 +290,11 @@ impl<'c> ModuleEnv<'c> {
             let g = self.module.add_global(contents.get_type(), None, &format!("{}{index}", abi::SEGMENT_PREFIX));
             g.set_initializer(&contents);
             g.set_constant(true);
-            g.set_linkage(Linkage::Private);
+            g.set_linkage(self.private());
             let dropped = self.module.add_global(self.i8, None, &format!("{}{index}", abi::DROPPED_PREFIX));
             // Active segments count as dropped once instantiation has copied them.
             dropped.set_initializer(&self.i8.const_int(u64::from(!passive), false));
-            dropped.set_linkage(Linkage::Internal);
+            dropped.set_linkage(self.internal());
             self.segments.push(SegmentSlot { contents: g, len: bytes.len() as u64, dropped });
         }
     }
@@ -259,34 +310,38 @@ impl<'c> ModuleEnv<'c> {
         let contents = array(&table.entries);
         let entries = self.module.add_global(contents.get_type(), None, abi::TABLE);
         entries.set_initializer(&contents);
-        entries.set_linkage(Linkage::Internal);
+        entries.set_linkage(self.internal());
         let mut segments = Vec::new();
         for (index, (items, passive)) in table.segments.iter().enumerate() {
             let contents = array(items);
             let g = self.module.add_global(contents.get_type(), None, &format!("{}{index}", abi::ELEM_PREFIX));
             g.set_initializer(&contents);
             g.set_constant(true);
-            g.set_linkage(Linkage::Private);
+            g.set_linkage(self.private());
             let len = self.module.add_global(self.i32, None, &format!("{}{index}.len", abi::ELEM_PREFIX));
             // Active and declared segments count as dropped once the module is instantiated.
             len.set_initializer(&self.i32.const_int(if *passive { items.len() as u64 } else { 0 }, false));
-            len.set_linkage(Linkage::Internal);
+            len.set_linkage(self.internal());
             segments.push((g, len));
         }
         self.mutable_table = Some(MutableTable { entries, size: table.entries.len() as u64, segments });
     }
 
     fn declare_functions(&mut self, wasm: &Module<'_>) {
-        let table_functions: HashSet<u32> = match &wasm.table {
-            Some(t) if t.mutable => t.addressable().into_iter().collect(),
-            _ => wasm.table.iter().flat_map(|t| t.entries.iter().flatten().copied()).collect(),
-        };
+        let table_functions: HashSet<u32> = wasm.table_functions().into_iter().collect();
         for (index, function) in wasm.functions.iter().enumerate() {
             let signature = &wasm.types[function.type_index as usize];
             let ty = self.function_type(signature, &[]);
-            // Functions reachable through the table keep their signature (external
-            // linkage), all others are internal so LLVM may inline, specialise or delete them.
-            let linkage = if table_functions.contains(&(index as u32)) { Linkage::External } else { Linkage::Internal };
+            // Functions reachable through the table (or from another part) keep their
+            // signature (external linkage), all others are internal so LLVM may inline,
+            // specialise or delete them.
+            let linkage = match self.part.map(|p| p.holding(index as u32)) {
+                _ if Self::dead(wasm, index as u32) => Linkage::External,
+                None if table_functions.contains(&(index as u32)) => Linkage::External,
+                None | Some(Holding::Defined { shared: false }) => Linkage::Internal,
+                Some(Holding::Defined { shared: true } | Holding::Declared) => Linkage::External,
+                Some(Holding::Copy) => Linkage::AvailableExternally,
+            };
             let f = self.module.add_function(&function_name(index as u32), ty, Some(linkage));
             // Turning self tail calls into loops would turn runaway recursion, which must
             // exhaust the stack and trap, into an endless loop.
@@ -298,11 +353,7 @@ impl<'c> ModuleEnv<'c> {
     /// Numbers the signatures `call_indirect` uses (in order of first use), then those of
     /// the functions in the table, and declares a `call_indirect` pseudo function for each.
     fn declare_signatures(&mut self, wasm: &Module<'_>) {
-        let table_functions: Vec<u32> = match &wasm.table {
-            Some(t) if t.mutable => t.addressable(),
-            Some(t) => t.entries.iter().flatten().copied().collect(),
-            None => Vec::new(),
-        };
+        let table_functions = wasm.table_functions();
         let signatures = wasm
             .indirect_types
             .iter()
@@ -332,7 +383,7 @@ impl<'c> ModuleEnv<'c> {
             let int = self.int_bits(bits);
             let g = self.module.add_global(int, None, &format!("{}{index}.{bits}", abi::EXTRA_RESULT_PREFIX));
             g.set_initializer(&int.const_zero());
-            g.set_linkage(Linkage::Internal);
+            g.set_linkage(self.internal());
             self.extra_results.insert((index, bits), g);
         }
     }
@@ -362,7 +413,12 @@ impl<'c> ModuleEnv<'c> {
                 functions[index as usize] = Some(self.routine_import(function, ty)?);
                 continue;
             };
-            let f = self.module.add_function(&format!("softfloat.{}", function.name), ty, Some(Linkage::Internal));
+            // Each part of a split module has its own copy of the routines it uses.
+            let name = match self.part {
+                Some(Part { index: part @ 1.., .. }) => format!("softfloat.{part}.{}", function.name),
+                _ => format!("softfloat.{}", function.name),
+            };
+            let f = self.module.add_function(&name, ty, Some(Linkage::Internal));
             if softfloat::is_out_of_line(&function.name) {
                 for kind in ["noinline", "cold"] {
                     let kind = Attribute::get_named_enum_kind_id(kind);
@@ -468,7 +524,7 @@ impl<'c> ModuleEnv<'c> {
     /// Reads global `index`.
     pub fn global_get(&self, builder: &Builder<'c>, index: u32) -> std::result::Result<IntValue<'c>, BuilderError> {
         match self.globals[index as usize] {
-            GlobalSlot::Const(v) => Ok(v),
+            GlobalSlot::Const(v) | GlobalSlot::Fixed(_, v) => Ok(v),
             GlobalSlot::Var(g) => Ok(builder.build_load(g.as_pointer_value(), "")?.into_int_value()),
         }
     }
@@ -476,7 +532,7 @@ impl<'c> ModuleEnv<'c> {
     /// The storage of a mutable global.
     pub fn global_slot(&self, index: u32) -> Option<PointerValue<'c>> {
         match self.globals.get(index as usize)? {
-            GlobalSlot::Var(g) => Some(g.as_pointer_value()),
+            GlobalSlot::Var(g) | GlobalSlot::Fixed(g, _) => Some(g.as_pointer_value()),
             GlobalSlot::Const(_) => None,
         }
     }

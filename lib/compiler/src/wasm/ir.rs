@@ -8,7 +8,7 @@ use crate::error::{CompileError, Result};
 use crate::options::{EntryKind, ImportAction, Options};
 use crate::wasm::arguments::ArgumentCopies;
 use crate::wasm::entries::{self, EntryExport};
-use crate::wasm::env::ModuleEnv;
+use crate::wasm::env::{ModuleEnv, Part};
 use crate::wasm::module::{Module, Signature, ValType};
 use crate::wasm::translate::{Callees, FunctionTranslator};
 use inkwell::builder::{Builder, BuilderError};
@@ -30,11 +30,12 @@ fn llvm(e: BuilderError) -> CompileError {
 }
 
 impl<'c> IrModule<'c> {
-    /// Builds the LLVM module for `wasm`.
-    pub fn build(context: &'c Context, wasm: &Module<'_>, options: &Options) -> Result<Self> {
-        let env = ModuleEnv::declare(context, wasm, options)?;
+    /// Builds the LLVM module for `wasm`, or for one part of it
+    /// ([`crate::wasm::partition`]): part 0 has the program's entries.
+    pub fn build(context: &'c Context, wasm: &Module<'_>, options: &Options, part: Option<Part<'c>>) -> Result<Self> {
+        let env = ModuleEnv::declare(context, wasm, options, part)?;
         let argument_copies = ArgumentCopies::analyse(wasm, &Self::entered_with_arguments(wasm, options))?;
-        for index in wasm.imported_functions..wasm.functions.len() {
+        for index in (wasm.imported_functions..wasm.functions.len()).filter(|&i| env.has_body(wasm, i as u32)) {
             let callees = Callees::Program(&env.functions);
             FunctionTranslator::translate(&env, wasm, &argument_copies, callees, index as u32)?;
         }
@@ -50,7 +51,9 @@ impl<'c> IrModule<'c> {
         }
         let mut ir = IrModule { env, warnings: Vec::new() };
         ir.lower_imports(wasm)?;
-        ir.build_entries(wasm)?;
+        if part.is_none_or(|p| p.index == 0) {
+            ir.build_entries(wasm)?;
+        }
         Ok(ir)
     }
 
@@ -69,6 +72,8 @@ impl<'c> IrModule<'c> {
         &self.env.module
     }
 
+    /// Gives each import the body its action calls for (part 0 of a split module holds
+    /// every import, [`crate::wasm::partition`]).
     fn lower_imports(&mut self, wasm: &Module<'_>) -> Result<()> {
         let builder = self.env.context.create_builder();
         for index in 0..wasm.imported_functions {
@@ -94,6 +99,9 @@ impl<'c> IrModule<'c> {
                     ImportAction::Nop
                 }
             };
+            if !self.env.has_body(wasm, index as u32) {
+                continue;
+            }
             let f = self.env.functions[index];
             let entry = self.env.context.append_basic_block(f, "entry");
             builder.position_at_end(entry);

@@ -207,6 +207,12 @@ pub struct Module<'a> {
     /// functions write, with the values it left in them, which each entry stores
     /// ([`crate::wasm::start_eval`]).
     pub evaluated_globals: Vec<(u32, u64)>,
+    /// Per function, whether the program can run it ([`Module::find_live`]); the others
+    /// are not compiled.
+    pub live: Vec<bool>,
+    /// The globals a function the program can run writes; the others keep their initial
+    /// value, and every read of them is that constant.
+    pub written_globals: BTreeSet<u32>,
     /// Why instantiation traps, if it does (an element or data segment out of bounds).
     pub instantiation_trap: Option<String>,
     /// The type indices `call_indirect` uses, in order of first appearance.
@@ -224,11 +230,18 @@ struct BodyUses {
     indirect_types: Vec<u32>,
     /// Float operators that are routines.
     float_operators: BTreeSet<String>,
+    /// The globals a body writes.
+    written_globals: BTreeSet<u32>,
 }
 
 impl BodyUses {
     fn scan(bodies: &[FunctionBody<'_>]) -> Result<Self> {
-        let mut uses = BodyUses { mutates_table: false, indirect_types: Vec::new(), float_operators: BTreeSet::new() };
+        let mut uses = BodyUses {
+            mutates_table: false,
+            indirect_types: Vec::new(),
+            float_operators: BTreeSet::new(),
+            written_globals: BTreeSet::new(),
+        };
         for body in bodies {
             let mut reader = body.get_operators_reader()?;
             while !reader.eof() {
@@ -237,6 +250,9 @@ impl BodyUses {
                         uses.float_operators.insert(operator_name(&op));
                     }
                     Operator::TableCopy { .. } | Operator::TableInit { .. } => uses.mutates_table = true,
+                    Operator::GlobalSet { global_index } => {
+                        uses.written_globals.insert(global_index);
+                    }
                     Operator::CallIndirect { type_index, .. } if !uses.indirect_types.contains(&type_index) => {
                         uses.indirect_types.push(type_index);
                     }
@@ -485,6 +501,8 @@ impl<'a> Module<'a> {
             instantiation_trap,
             indirect_types: uses.indirect_types,
             float_operators: uses.float_operators,
+            written_globals: uses.written_globals,
+            live: Vec::new(),
         })
     }
 
@@ -507,6 +525,71 @@ impl<'a> Module<'a> {
             ExportKind::Global(i) if e.name == name => Some(i),
             _ => None,
         })
+    }
+
+    /// Finds the functions the program can run, from its entries (the start function and
+    /// the entry exports, every export for a test harness) and its table through calls and
+    /// function references, and the globals they write. Run after the start function's
+    /// evaluation, which makes that function dead unless something else calls it.
+    pub fn find_live(&mut self, options: &crate::options::Options) -> Result<()> {
+        let mut work = self.entered_functions(options);
+        work.extend(self.table_functions());
+        let mut live = vec![false; self.functions.len()];
+        let mut written = BTreeSet::new();
+        while let Some(f) = work.pop() {
+            if std::mem::replace(&mut live[f as usize], true) {
+                continue;
+            }
+            let Some(body) = &self.functions[f as usize].body else { continue };
+            let mut reader = body.get_operators_reader()?;
+            while !reader.eof() {
+                match reader.read()? {
+                    Operator::Call { function_index }
+                    | Operator::ReturnCall { function_index }
+                    | Operator::RefFunc { function_index } => work.push(function_index),
+                    Operator::GlobalSet { global_index } => {
+                        written.insert(global_index);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.live = live;
+        self.written_globals = written;
+        Ok(())
+    }
+
+    /// The functions the program's entries call: the start function and the entry
+    /// exports, or every exported function for a test harness (an entry that is missing is
+    /// the error of [`crate::wasm::ir`] to report).
+    pub fn entered_functions(&self, options: &crate::options::Options) -> Vec<u32> {
+        let mut functions: Vec<u32> = self.start.into_iter().collect();
+        if options.entry == crate::options::EntryKind::Harness {
+            functions.extend(self.exports.iter().filter_map(|e| match e.kind {
+                ExportKind::Func(f) => Some(f),
+                _ => None,
+            }));
+        } else {
+            let entries = crate::wasm::entries::entry_exports(self, &options.entries).unwrap_or_default();
+            functions.extend(entries.into_iter().flatten().map(|e| e.function));
+        }
+        functions
+    }
+
+    /// The functions the table may hold: its entries, and for a table that functions
+    /// change, every function of its element segments ([`Table::addressable`]).
+    pub fn table_functions(&self) -> Vec<u32> {
+        match &self.table {
+            Some(t) if t.mutable => t.addressable(),
+            Some(t) => t.entries.iter().flatten().copied().collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Whether the program can run function `index` (every function before
+    /// [`Module::find_live`]).
+    pub fn is_live(&self, index: u32) -> bool {
+        self.live.get(index as usize).copied().unwrap_or(true)
     }
 
     /// The constant initial bit pattern of global `index`.
@@ -574,4 +657,41 @@ fn validate(bytes: &[u8]) -> Result<()> {
         return Err(CompileError::at(e.offset() as usize, format!("{kind}: {}", e.message())));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::{EntryKind, Options};
+
+    const PROGRAM: &str = r#"(module
+        (global $g1 (mut i32) (i32.const 1))
+        (global $g2 (mut i32) (i32.const 2))
+        (table 1 funcref)
+        (elem (i32.const 0) $in_table)
+        (func $main (export "main") (param i32 i32) (result i64) (call $called) (i64.const 0))
+        (func $called (global.set $g1 (i32.const 3)))
+        (func $exported (export "other") (call $called_by_exported))
+        (func $called_by_exported (global.set $g2 (i32.const 4)))
+        (func $in_table)
+        (func $unused))"#;
+
+    fn live(options: &Options) -> (Vec<bool>, Vec<u32>) {
+        let wasm = wat::parse_str(PROGRAM).unwrap();
+        let mut module = Module::parse(&wasm, options).unwrap();
+        module.find_live(options).unwrap();
+        (module.live.clone(), module.written_globals.iter().copied().collect())
+    }
+
+    #[test]
+    fn only_what_the_entries_and_the_table_reach_is_live() {
+        // main, called, exported, called_by_exported, in_table, unused
+        let (live_functions, written) = live(&Options::default());
+        assert_eq!(live_functions, [true, true, false, false, true, false]);
+        assert_eq!(written, [0]);
+        // A test harness calls every export.
+        let (live_functions, written) = live(&Options { entry: EntryKind::Harness, ..Options::default() });
+        assert_eq!(live_functions, [true, true, true, true, true, false]);
+        assert_eq!(written, [0, 1]);
+    }
 }
