@@ -273,25 +273,31 @@ fn compile_with(module: &wasm::module::Module, options: &Options, back_end: Opti
             .map(|(index, f)| (wasm::env::function_name(index as u32), f.name.clone()))
             .collect(),
         gray_paper_result: options.gray_paper_result,
+        // A test harness writes its calls into the mailbox and reads exported globals.
         host_read_globals: match options.entry {
-            EntryKind::Harness => module
-                .exports
-                .iter()
-                .filter_map(|e| match e.kind {
+            EntryKind::Harness => std::iter::once(abi::HARNESS_MAILBOX.to_string())
+                .chain(module.exports.iter().filter_map(|e| match e.kind {
                     wasm::module::ExportKind::Global(g) => Some(wasm::env::global_name(g)),
                     _ => None,
-                })
+                }))
                 .collect(),
             EntryKind::Main => Default::default(),
         },
     };
-    let (program, layout) = backend::compile(&modules, &facts, back_end, options.verify_allocation, &mut times)?;
+    let imported = backend::import(&modules, &facts, back_end, &mut times)?;
+    let warnings = ir.warnings.clone();
+    // The LLVM modules go on another thread while the back end goes on.
+    let (program, layout) = std::thread::scope(|scope| {
+        let parts = ffi::ContextBound::new(parts);
+        scope.spawn(move || drop(parts.into_inner()));
+        backend::compile(imported, &facts, back_end, options.verify_allocation, &mut times)
+    })?;
     let global_addresses = (0..module.globals.len() as u32)
         .filter_map(|g| layout.address(&wasm::env::global_name(g)).map(|a| (g, a)))
         .collect();
     Ok(Compiled {
         program,
-        warnings: ir.warnings.clone(),
+        warnings,
         mailbox: layout.address(abi::HARNESS_MAILBOX),
         global_addresses,
         memory_base: layout.memory_base,
@@ -312,6 +318,17 @@ mod tests {
     fn unsupported(function: &str) -> CompileError {
         CompileError::new("internal error: the back end does not support the intrinsic llvm.x.i32")
             .in_function(function)
+    }
+
+    /// A harness entry with nothing to call reads no mailbox slot, but its host writes
+    /// them: the mailbox keeps its place when the module is split.
+    #[test]
+    fn a_split_harness_keeps_its_mailbox() {
+        let wasm = wat::parse_str("(module (table 2 funcref) (elem (i32.const 0) $a $b) (func $a) (func $b))").unwrap();
+        let options = Options { entry: EntryKind::Harness, jobs: Some(2), ..Options::default() };
+        let module = front_end(&wasm, &options, &mut PhaseTimes::start()).unwrap();
+        assert_eq!(wasm::partition::Partition::split(&module, &options, 2).unwrap().parts(), 2);
+        assert!(compile(&wasm, &options).unwrap().mailbox.is_some());
     }
 
     #[test]

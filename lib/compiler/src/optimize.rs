@@ -127,7 +127,8 @@ macro_rules! simplifycfg_keeping_loops {
 /// aggressive DCE, memcpy optimisation, dead-store elimination, the lowering of constant
 /// intrinsics, and the late CFG simplification that turns switches into tables. Of the bench cases only `as_objects`, the most
 /// call-heavy, runs more instructions than under `default<O2>` (`scripts/bench-compile.sh`,
-/// docs/optimizations.md).
+/// docs/optimizations.md). After inlining, `elim-avail-extern` drops the bodies a part of
+/// a split module holds only to inline ([`crate::wasm::partition`]).
 const O2_PIPELINE: &str = concat!(
     "function<eager-inv>(lower-expect,",
     simplifycfg!(

@@ -6,7 +6,7 @@ use crate::abi;
 use crate::backend::layout::Layout;
 use crate::backend::lir::{self, BinOp, BlockId, Callee, Cast, Op, Pred, Ty, Value};
 use crate::error::{CompileError, Result};
-use crate::ffi::{self, ConstEnv, RawValue};
+use crate::ffi::{self, ConstEnv, ContextBound, RawValue};
 use inkwell::IntPredicate;
 use inkwell::basic_block::BasicBlock;
 use inkwell::module::{Linkage, Module};
@@ -18,23 +18,55 @@ use std::collections::HashMap;
 
 /// Imports every function with code of the module, or of the parts of a split one, in
 /// their order (a copy, `available_externally`, has no code of its own); the entry
-/// functions come first, in slot order.
-pub fn import<'c>(modules: &[&Module<'c>], layout: &Layout, td: &TargetData) -> Result<lir::Module> {
-    let mut functions: Vec<FunctionValue<'c>> = modules
+/// functions come first, in slot order. The parts other than the first are read each on
+/// a thread of its own, each in the LLVM context it was built in.
+pub fn import<'c>(modules: &[&Module<'c>], layout: &Layout) -> Result<lir::Module> {
+    let mut parts: Vec<Vec<FunctionValue<'c>>> = modules
         .iter()
-        .flat_map(|module| module.get_functions())
-        .filter(|f| f.count_basic_blocks() > 0 && f.get_linkage() != Linkage::AvailableExternally)
+        .map(|module| {
+            module
+                .get_functions()
+                .filter(|f| f.count_basic_blocks() > 0 && f.get_linkage() != Linkage::AvailableExternally)
+                .collect()
+        })
         .collect();
-    functions.sort_by_key(|f| f.get_name().to_str().ok().and_then(abi::entry_slot).unwrap_or(usize::MAX));
+    // The entries are all in the first part.
+    parts[0].sort_by_key(|f| f.get_name().to_str().ok().and_then(abi::entry_slot).unwrap_or(usize::MAX));
     let ids: HashMap<String, usize> =
-        functions.iter().enumerate().map(|(i, f)| (f.get_name().to_string_lossy().into_owned(), i)).collect();
-    let lookup = |name: &str| layout.address(name);
-    let env = ConstEnv { target_data: td, address_of: &lookup };
+        parts.iter().flatten().enumerate().map(|(i, f)| (f.get_name().to_string_lossy().into_owned(), i)).collect();
+    let import_part = |functions: Vec<FunctionValue<'c>>| -> Result<Vec<lir::Function>> {
+        let td = TargetData::create(crate::optimize::DATA_LAYOUT);
+        let lookup = |name: &str| layout.address(name);
+        let env = ConstEnv { target_data: &td, address_of: &lookup };
+        functions
+            .into_iter()
+            .map(|f| {
+                let name = f.get_name().to_string_lossy().into_owned();
+                FunctionImporter::new(f, &ids, &env).run().map_err(|e| e.in_function(&name))
+            })
+            .collect()
+    };
+    let first = std::mem::take(&mut parts[0]);
+    let imported: Vec<Result<Vec<lir::Function>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = parts
+            .drain(1..)
+            .map(|functions| {
+                let functions = ContextBound::new(functions);
+                scope.spawn(move || ContextBound::new(import_part(functions.into_inner())))
+            })
+            .collect();
+        let mut imported = vec![import_part(first)];
+        for worker in workers {
+            match worker.join() {
+                Ok(part) => imported.push(part.into_inner()),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        imported
+    });
     let mut out = lir::Module::default();
-    for f in functions {
-        let name = f.get_name().to_string_lossy().into_owned();
-        let function = FunctionImporter::new(f, &ids, &env).run().map_err(|e| e.in_function(&name))?;
-        out.functions.push(function);
+    for part in imported {
+        out.functions.extend(part?);
     }
     Ok(out)
 }

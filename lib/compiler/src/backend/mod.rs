@@ -55,23 +55,30 @@ pub struct ModuleFacts {
     /// Whether an entry returns its result's length in r8 (the Gray Paper's reading)
     /// rather than its end address.
     pub gray_paper_result: bool,
-    /// The globals the host reads (a test harness's exported mutable globals), laid out
-    /// even where no code uses them.
+    /// The globals the host reads or writes (a test harness's mailbox and exported
+    /// mutable globals), laid out even where no code uses them.
     pub host_read_globals: HashSet<String>,
 }
 
-/// Compiles the optimised LLVM module, or the parts of a split one
-/// ([`crate::wasm::partition`]), into an assembly program.
-/// With `verify_allocation`, regalloc2 validates each function's SSA form and its checker
-/// verifies each allocation ([`crate::Options::verify_allocation`]). Each phase's time
-/// goes to `times`.
-pub fn compile(
+/// The optimised program as the back end reads it, with no reference to LLVM left.
+pub struct Imported {
+    /// Every function.
+    lir: lir::Module,
+    /// Where everything lives.
+    layout: Layout,
+    /// Per function, per instruction: whether an address check may see an argument
+    /// address ([`address_check::zoned`]).
+    zoned: Vec<Vec<bool>>,
+}
+
+/// Reads the optimised LLVM module, or the parts of a split one
+/// ([`crate::wasm::partition`]), and lays out its globals; LLVM is not needed after it.
+pub fn import(
     modules: &[&inkwell::module::Module<'_>],
     facts: &ModuleFacts,
     optimizations: Optimizations,
-    verify_allocation: bool,
     times: &mut crate::PhaseTimes,
-) -> Result<(Program, Layout)> {
+) -> Result<Imported> {
     let td = inkwell::targets::TargetData::create(crate::optimize::DATA_LAYOUT);
     let layout = Layout::new(
         modules,
@@ -81,7 +88,7 @@ pub fn compile(
         facts.wild_address_traps,
         &facts.host_read_globals,
     )?;
-    let mut lir = import::import(modules, &layout, &td)?;
+    let mut lir = import::import(modules, &layout)?;
     if modules.len() > 1 {
         import::drop_unreachable(&mut lir, |name| facts.table.iter().flatten().any(|(n, _)| n == name));
     }
@@ -93,6 +100,21 @@ pub fn compile(
     }
     let zoned = address_check::zoned(&lir, layout.memory_base);
     times.end("import");
+    Ok(Imported { lir, layout, zoned })
+}
+
+/// Compiles the imported program into an assembly program.
+/// With `verify_allocation`, regalloc2 validates each function's SSA form and its checker
+/// verifies each allocation ([`crate::Options::verify_allocation`]). Each phase's time
+/// goes to `times`.
+pub fn compile(
+    imported: Imported,
+    facts: &ModuleFacts,
+    optimizations: Optimizations,
+    verify_allocation: bool,
+    times: &mut crate::PhaseTimes,
+) -> Result<(Program, Layout)> {
+    let Imported { lir, layout, zoned } = imported;
     // A module whose instantiation traps never runs with its memory image.
     let segments: Vec<(u64, &[u8])> = if facts.instantiation_traps {
         Vec::new()
