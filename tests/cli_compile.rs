@@ -108,6 +108,14 @@ fn the_anan_as_interpreter_in_three_parts_runs_an_inner_program() {
     let report = String::from_utf8(run.stdout).unwrap();
     assert!(report.contains("Inner status: 0 (HALT)\n"), "{report}");
     assert!(report.contains("Inner result: [0x0c000000]\n"), "{report}");
+    // The library reports the parts: three, and two without --jobs (64 functions or more).
+    let wasm = std::fs::read(support::root().join("vendor/node_modules/@fluffylabs/anan-as/dist/build/compiler.wasm"))
+        .unwrap();
+    let mut options = pvm_compiler::Options { jobs: Some(3), ..Default::default() };
+    options.add_import_map(&std::fs::read_to_string(&imports).unwrap(), "anan-as-imports.txt").unwrap();
+    assert_eq!(pvm_compiler::compile(&wasm, &options).unwrap().parts, 3);
+    options.jobs = None;
+    assert_eq!(pvm_compiler::compile(&wasm, &options).unwrap().parts, 2);
     let (code, _, err) = wasm2pvm(&["--jobs", "0"], ADD.as_bytes());
     assert_eq!(code, Some(2));
     assert!(err.starts_with("error: invalid value '0' for '--jobs <N>': 0 is not in 1..=64"), "{err}");

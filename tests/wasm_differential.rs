@@ -135,13 +135,15 @@ fn reference_call(store: &mut Store<()>, func: &wasmi::Func, args: &[Val], resul
     }
 }
 
-/// Compares one module; returns the number of calls compared.
-fn compare_module(wasm: &[u8], rng: &mut Rng, campaign: Campaign) -> Result<usize, String> {
+/// Compares one module; returns the number of calls compared and whether the module was
+/// compiled in more than one part.
+fn compare_module(wasm: &[u8], rng: &mut Rng, campaign: Campaign) -> Result<(usize, bool), String> {
     // WASM_FUZZ_JOBS=N compiles every campaign's modules in N parts.
     let jobs = std::env::var("WASM_FUZZ_JOBS").ok().map(|v| v.parse().unwrap()).or(campaign.jobs);
     let options = Options { optimizations: campaign.optimizations, jobs, ..harness_options() };
     let (jam, compiled) = compile_jam(wasm, &options).map_err(|e| format!("compile: {e}"))?;
     let edges = support::region_edges(&compiled);
+    let split = compiled.parts > 1;
 
     let mut engine_config = wasmi::Config::default();
     engine_config.consume_fuel(true);
@@ -174,8 +176,8 @@ fn compare_module(wasm: &[u8], rng: &mut Rng, campaign: Campaign) -> Result<usiz
     let ours = Instance::start(&jam, &compiled, functions.clone(), global_addresses);
     let instance = match (theirs, ours) {
         (Ok(i), Ok(o)) => (i, o),
-        (Err(e), Err(Outcome::Trap)) if e.as_trap_code() != Some(TrapCode::OutOfFuel) => return Ok(0),
-        (Err(e), _) if e.as_trap_code() == Some(TrapCode::OutOfFuel) => return Ok(0),
+        (Err(e), Err(Outcome::Trap)) if e.as_trap_code() != Some(TrapCode::OutOfFuel) => return Ok((0, split)),
+        (Err(e), _) if e.as_trap_code() == Some(TrapCode::OutOfFuel) => return Ok((0, split)),
         (Err(e), Ok(_)) => return Err(format!("instantiation: wasmi traps ({e}), ours does not")),
         (Ok(_), Err(o)) => return Err(format!("instantiation: ours ends with {o:?}, wasmi does not trap")),
         (Err(e), Err(o)) => return Err(format!("instantiation: wasmi traps ({e}), ours ends with {o:?}")),
@@ -200,8 +202,8 @@ fn compare_module(wasm: &[u8], rng: &mut Rng, campaign: Campaign) -> Result<usiz
         let got = our_instance.call(index, &arg_bits);
         let context = || format!("call {name}{arg_bits:x?}");
         match (&expected, &got) {
-            (Reference::Exhausted, _) => return Ok(calls),
-            (Reference::StackOverflow, Outcome::Trap) => return Ok(calls + 1),
+            (Reference::Exhausted, _) => return Ok((calls, split)),
+            (Reference::StackOverflow, Outcome::Trap) => return Ok((calls + 1, split)),
             (Reference::StackOverflow, other) => {
                 return Err(format!("{}: wasmi overflows its stack, ours gives {other:?}", context()));
             }
@@ -214,7 +216,7 @@ fn compare_module(wasm: &[u8], rng: &mut Rng, campaign: Campaign) -> Result<usiz
             }
             // A store to a global may move across a trapping access (docs/abi.md): the
             // state after a trap is not compared.
-            (Reference::Trap(_), Outcome::Trap) => return Ok(calls + 1),
+            (Reference::Trap(_), Outcome::Trap) => return Ok((calls + 1, split)),
             (Reference::Trap(e), other) => {
                 return Err(format!("{}: wasmi traps ({e}), ours gives {other:?}", context()));
             }
@@ -233,7 +235,7 @@ fn compare_module(wasm: &[u8], rng: &mut Rng, campaign: Campaign) -> Result<usiz
             }
         }
     }
-    Ok(calls)
+    Ok((calls, split))
 }
 
 #[test]
@@ -287,7 +289,7 @@ fn fuzz(campaign: Campaign, default_seed: u64) {
     // WASM_FUZZ_FILE=case.wasm re-checks one saved module.
     if let Ok(path) = std::env::var("WASM_FUZZ_FILE") {
         let wasm = std::fs::read(&path).unwrap();
-        let calls = compare_module(&wasm, &mut Rng(0), campaign).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let (calls, _) = compare_module(&wasm, &mut Rng(0), campaign).unwrap_or_else(|e| panic!("{path}: {e}"));
         println!("{path}: {calls} calls agree");
         return;
     }
@@ -306,7 +308,7 @@ fn fuzz(campaign: Campaign, default_seed: u64) {
         })
         .collect();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let results: Vec<(usize, Vec<String>)> = std::thread::scope(|scope| {
+    let results: Vec<(usize, usize, Vec<String>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|w| {
                 let cases = &cases;
@@ -314,10 +316,13 @@ fn fuzz(campaign: Campaign, default_seed: u64) {
                 std::thread::Builder::new()
                     .stack_size(1 << 30)
                     .spawn_scoped(scope, move || {
-                        let (mut calls, mut failures) = (0, Vec::new());
+                        let (mut calls, mut split, mut failures) = (0, 0, Vec::new());
                         for (case, wasm, args_seed) in cases.iter().skip(w).step_by(workers) {
                             match compare_module(wasm, &mut Rng(*args_seed), campaign) {
-                                Ok(n) => calls += n,
+                                Ok((n, in_parts)) => {
+                                    calls += n;
+                                    split += usize::from(in_parts);
+                                }
                                 Err(e) => {
                                     let path = support::scratch_dir("wasm-fuzz").join(format!("case{case}.wasm"));
                                     std::fs::write(&path, wasm).unwrap();
@@ -325,22 +330,27 @@ fn fuzz(campaign: Campaign, default_seed: u64) {
                                 }
                             }
                         }
-                        (calls, failures)
+                        (calls, split, failures)
                     })
                     .unwrap()
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    let calls: usize = results.iter().map(|(c, _)| c).sum();
-    let failures: Vec<String> = results.into_iter().flat_map(|(_, f)| f).collect();
+    let calls: usize = results.iter().map(|(c, _, _)| c).sum();
+    let split: usize = results.iter().map(|(_, s, _)| s).sum();
+    let failures: Vec<String> = results.into_iter().flat_map(|(_, _, f)| f).collect();
     let modules = cases.len();
-    println!("{modules} modules, {calls} calls agree; {} mismatches", failures.len());
+    println!("{modules} modules ({split} in parts), {calls} calls agree; {} mismatches", failures.len());
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
     assert!(modules as u64 >= count * 9 / 10, "only {modules} of {count} modules were generated");
     // Most random modules stop early (a trap, a loop out of fuel); a campaign that
     // compares fewer calls than this has stopped testing.
     assert!(calls >= modules / 2, "only {calls} calls compared in {modules} modules");
+    // About a quarter of wasm-smith's modules have two groups of functions to share out.
+    if campaign.jobs.is_some() || std::env::var_os("WASM_FUZZ_JOBS").is_some() {
+        assert!(split >= modules / 8, "only {split} of {modules} modules were compiled in parts");
+    }
     if seed == default_seed {
         support::assert_floor("calls compared", calls, campaign.min_calls * count as usize / 1000);
     }

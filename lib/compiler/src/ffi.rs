@@ -2,7 +2,7 @@
 //! `unsafe` functions or not at all — building a non-`inbounds` GEP, and reading
 //! constants, constant expressions, GEP offsets, aggregate indices and names of the
 //! optimised module, and setting LLVM's process-wide options; and the handover of an
-//! LLVM context to another thread ([`ContextBound`]).
+//! LLVM context to another thread and back ([`spawn_in_context`], [`join_context_thread`]).
 //!
 //! [`RawValue`] carries the lifetime of the LLVM context its value lives in, like
 //! inkwell's own values, so it cannot outlive the context. Every function checks the
@@ -37,11 +37,16 @@ pub fn constant_element<'c>(base: PointerValue<'c>, index: IntValue<'c>) -> Poin
     unsafe { base.const_gep(&[index]) }
 }
 
-/// A value tied to an LLVM context (the context itself, or a module built in it) on its
-/// way to another thread. LLVM lets any thread use a context as long as no two use it at
-/// once; the compiler builds and optimises each part of a split module in a context of
-/// its own, on a thread of its own, and the calling thread takes each module back only
-/// once its thread has finished (`compile_with` in the crate root).
+/// Stack of a thread that works in an LLVM context: deeply nested WebAssembly makes the
+/// translation recurse deeply.
+const CONTEXT_THREAD_STACK: usize = 1 << 30;
+
+/// A value tied to an LLVM context (the context itself, a module built in it, its
+/// functions) on its way to or from another thread. LLVM lets any thread use a context as
+/// long as no two use it at once. The only handovers are those of
+/// [`spawn_in_context`] and [`join_context_thread`]: the value goes to the new thread as
+/// it starts and comes back when it has ended, and the calling thread leaves the context
+/// alone in between (each part of a split module has a context of its own).
 pub struct ContextBound<T>(T);
 
 // SAFETY: see the type's documentation: the value and everything else of its context is
@@ -49,15 +54,33 @@ pub struct ContextBound<T>(T);
 unsafe impl<T> Send for ContextBound<T> {}
 
 impl<T> ContextBound<T> {
-    /// Wraps `value` for the handover.
-    pub fn new(value: T) -> Self {
-        ContextBound(value)
-    }
-
-    /// The value, on the thread that now uses its context.
-    pub fn into_inner(self) -> T {
+    fn take(self) -> T {
         self.0
     }
+}
+
+/// Runs `work` on `value`, a value of an LLVM context the calling thread leaves alone
+/// until [`join_context_thread`] gives back the result, on a thread of its own in `scope`.
+pub fn spawn_in_context<'scope, T: 'scope, R: 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    value: T,
+    work: impl FnOnce(T) -> R + Send + 'scope,
+) -> Result<std::thread::ScopedJoinHandle<'scope, ContextBound<R>>, crate::CompileError> {
+    let value = ContextBound(value);
+    std::thread::Builder::new()
+        .stack_size(CONTEXT_THREAD_STACK)
+        .spawn_scoped(scope, move || {
+            // A method call, so that the closure takes the whole wrapper, not its field.
+            let value = value.take();
+            ContextBound(work(value))
+        })
+        .map_err(|e| crate::CompileError::new(format!("cannot start a compiler thread: {e}")))
+}
+
+/// Waits for a thread of [`spawn_in_context`] and takes its result; its panic, if it
+/// panicked, goes on in the calling thread.
+pub fn join_context_thread<R>(handle: std::thread::ScopedJoinHandle<'_, ContextBound<R>>) -> R {
+    handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)).take()
 }
 
 /// A raw LLVM value of the module being compiled, valid as long as its context `'c`.

@@ -82,6 +82,9 @@ pub struct Compiled {
     pub pipeline: OptLevel,
     /// How long each phase took.
     pub phase_times: PhaseTimes,
+    /// The parts LLVM optimised the module in, each on a thread of its own
+    /// ([`Options::jobs`]).
+    pub parts: usize,
 }
 
 /// The pipelines `-Oz` compiles with, each with `-Oz`'s back end, keeping the one that
@@ -180,10 +183,6 @@ fn compile_module(module: &wasm::module::Module, options: &Options) -> Result<Co
     Ok(compiled)
 }
 
-/// Stack of a thread that builds and optimises a part of a split module: deeply nested
-/// WebAssembly makes the translation recurse deeply.
-const PART_STACK: usize = 1 << 30;
-
 /// Builds and optimises the LLVM module of each part of `module` (one part, the whole
 /// module, without a partition), part 0 on the calling thread and each other part on a
 /// thread of its own.
@@ -203,24 +202,15 @@ fn optimised_parts<'c>(
     std::thread::scope(|scope| {
         let mut workers = Vec::new();
         for (index, context) in contexts.iter().enumerate().skip(1) {
-            let context = ffi::ContextBound::new(context);
-            let worker = std::thread::Builder::new().stack_size(PART_STACK).spawn_scoped(scope, move || {
-                let ir = build(context.into_inner(), index)
-                    .and_then(|ir| optimize::optimize(ir.module(), options).map(|()| ir));
-                ffi::ContextBound::new(ir)
-            });
-            workers.push(worker.map_err(|e| CompileError::new(format!("cannot start a compiler thread: {e}")))?);
+            workers.push(ffi::spawn_in_context(scope, context, move |context| {
+                build(context, index).and_then(|ir| optimize::optimize(ir.module(), options).map(|()| ir))
+            })?);
         }
         let first = build(&contexts[0], 0);
         times.end("LLVM IR");
         let first = first.and_then(|ir| optimize::optimize(ir.module(), options).map(|()| ir));
         let mut parts = vec![first];
-        for worker in workers {
-            match worker.join() {
-                Ok(ir) => parts.push(ir.into_inner()),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
+        parts.extend(workers.into_iter().map(ffi::join_context_thread));
         times.end("LLVM optimisation");
         parts.into_iter().collect()
     })
@@ -231,8 +221,9 @@ fn optimised_parts<'c>(
 /// ([`Options::jobs`]).
 fn compile_with(module: &wasm::module::Module, options: &Options, back_end: Optimizations) -> Result<Compiled> {
     let mut times = PhaseTimes::start();
-    let parts = options.parts(module.functions.len() - module.imported_functions);
-    let partition = if parts > 1 { Some(wasm::partition::Partition::split(module, options, parts)?) } else { None };
+    let part_count = options.parts(module.functions.len() - module.imported_functions);
+    let partition =
+        if part_count > 1 { Some(wasm::partition::Partition::split(module, options, part_count)?) } else { None };
     let contexts: Vec<Context> =
         (0..partition.as_ref().map_or(1, wasm::partition::Partition::parts)).map(|_| Context::create()).collect();
     let parts = optimised_parts(&contexts, module, options, partition.as_ref(), &mut times)?;
@@ -286,10 +277,10 @@ fn compile_with(module: &wasm::module::Module, options: &Options, back_end: Opti
     };
     let imported = backend::import(&modules, &facts, back_end, &mut times)?;
     let warnings = ir.warnings.clone();
-    // The LLVM modules go on another thread while the back end goes on.
+    // The LLVM modules are dropped on another thread while the back end goes on (where no
+    // thread can be started, the modules are dropped here, at once).
     let (program, layout) = std::thread::scope(|scope| {
-        let parts = ffi::ContextBound::new(parts);
-        scope.spawn(move || drop(parts.into_inner()));
+        let _dropping = ffi::spawn_in_context(scope, parts, drop);
         backend::compile(imported, &facts, back_end, options.verify_allocation, &mut times)
     })?;
     let global_addresses = (0..module.globals.len() as u32)
@@ -304,6 +295,7 @@ fn compile_with(module: &wasm::module::Module, options: &Options, back_end: Opti
         max_pages: layout.max_pages,
         pipeline: options.opt_level,
         phase_times: times,
+        parts: contexts.len(),
     })
 }
 

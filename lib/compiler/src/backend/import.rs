@@ -6,7 +6,7 @@ use crate::abi;
 use crate::backend::layout::Layout;
 use crate::backend::lir::{self, BinOp, BlockId, Callee, Cast, Op, Pred, Ty, Value};
 use crate::error::{CompileError, Result};
-use crate::ffi::{self, ConstEnv, ContextBound, RawValue};
+use crate::ffi::{self, ConstEnv, RawValue};
 use inkwell::IntPredicate;
 use inkwell::basic_block::BasicBlock;
 use inkwell::module::{Linkage, Module};
@@ -50,20 +50,12 @@ pub fn import<'c>(modules: &[&Module<'c>], layout: &Layout) -> Result<lir::Modul
     let imported: Vec<Result<Vec<lir::Function>>> = std::thread::scope(|scope| {
         let workers: Vec<_> = parts
             .drain(1..)
-            .map(|functions| {
-                let functions = ContextBound::new(functions);
-                scope.spawn(move || ContextBound::new(import_part(functions.into_inner())))
-            })
-            .collect();
+            .map(|functions| ffi::spawn_in_context(scope, functions, import_part))
+            .collect::<Result<_>>()?;
         let mut imported = vec![import_part(first)];
-        for worker in workers {
-            match worker.join() {
-                Ok(part) => imported.push(part.into_inner()),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        imported
-    });
+        imported.extend(workers.into_iter().map(ffi::join_context_thread));
+        Ok::<_, CompileError>(imported)
+    })?;
     let mut out = lir::Module::default();
     for part in imported {
         out.functions.extend(part?);

@@ -72,7 +72,7 @@ impl Layout {
         host_read: &HashSet<String>,
     ) -> Result<Self> {
         let split = modules.len() > 1;
-        let mut laid_out = std::collections::HashSet::new();
+        let mut laid_out = HashSet::new();
         let mut ro = Vec::new();
         let mut ro_data = Vec::new();
         let mut top = Vec::new();
