@@ -266,8 +266,24 @@ const EVERY_OPTIMIZATION: &str = r#"(module
     (select (local.get $a) (local.get $b) (i32.lt_s (local.get $a) (local.get $b))))
   (func (export "main") (param $ptr i32) (param $len i32) (result i64)
     (local $i i32) (local $sum i32) (local $h i64) (local $x i32) (local $y i32) (local $t i32) (local $k i32)
-    (local $bytes i32)
+    (local $bytes i32) (local $key i32) (local $j i32) (local $prev i32)
     (i64.store (i32.const 32) (i64.load (local.get $ptr)))
+    (local.set $i (i32.const 1))
+    (loop $outer
+      (local.set $key (i32.load8_u offset=32 (local.get $i)))
+      (local.set $j (local.get $i))
+      (block $placed
+        (loop $shift
+          (br_if $placed (i32.eqz (local.get $j)))
+          (local.set $prev (i32.load8_u offset=31 (local.get $j)))
+          (br_if $placed (i32.le_u (local.get $prev) (local.get $key)))
+          (i32.store8 offset=32 (local.get $j) (local.get $prev))
+          (local.set $j (i32.sub (local.get $j) (i32.const 1)))
+          (br $shift)))
+      (i32.store8 offset=32 (local.get $j) (local.get $key))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $outer (i32.lt_u (local.get $i) (i32.const 8))))
+    (local.set $i (i32.const 0))
     (if (local.get $len) (then (loop $byte
       (local.set $bytes (call $scramble (local.get $bytes) (i32.load8_u (i32.add (local.get $ptr) (local.get $k)))))
       (local.set $k (i32.add (local.get $k) (i32.const 1)))
@@ -329,6 +345,7 @@ fn every_optimisation_switches_off_on_its_own() {
         "start-eval",
         "hot-calls",
         "repeated-loads",
+        "phi-checks",
     ];
     let mut unoptimised = Vec::new();
     for name in names {
@@ -348,7 +365,7 @@ fn every_optimisation_switches_off_on_its_own() {
         err.starts_with(
             "error: invalid value 'unrolling' for '--no-opt <NAME>'\n  [possible values: all, llvm, inline, fold-address, \
              immediates, fuse-compare, cmov, known-bits, inline-memory, fallthrough, loop-constants, loop-carried, dead-code, \
-             reloads, loop-range, start-eval, hot-calls, repeated-loads, constant-deltas]\n"
+             reloads, loop-range, start-eval, hot-calls, repeated-loads, constant-deltas, phi-checks]\n"
         ),
         "{err}"
     );

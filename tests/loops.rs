@@ -151,3 +151,46 @@ fn calls_in_loops() {
     assert_eq!(per_iteration(source.as_bytes(), &Options::default(), args), 146);
     assert_eq!(per_iteration(source.as_bytes(), &without(&[Optimization::HotCalls]), args), 160);
 }
+
+/// An insertion sort of values already in order (`a[i] = i`), so each element stops its
+/// shift loop at the first compare: per element, the fill's store, the outer loop's load
+/// of the key and the shift loop's load of its neighbour (after a `fallthrough` into the
+/// shift loop), each after the check of its address `4·j`, and the store of the key. The key's store needs no check of its own:
+/// its address is the one the shift loop checked last, or 0 when `j` ran down to 0
+/// (`phi-checks`, `backend/phi_checks.rs`); without it, `4·j` is shifted and checked
+/// again.
+#[test]
+fn insertion_sort_loop() {
+    let source = br#"(module
+      (memory 1)
+      (func (export "main") (param $ptr i32) (param $len i32) (result i64)
+        (local $n i32) (local $i i32) (local $j i32) (local $key i32) (local $prev i32)
+        (local.set $n (i32.load (local.get $ptr)))
+        (block $filled
+          (loop $fill
+            (br_if $filled (i32.ge_u (local.get $i) (local.get $n)))
+            (i32.store offset=1024 (i32.shl (local.get $i) (i32.const 2)) (local.get $i))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $fill)))
+        (local.set $i (i32.const 1))
+        (block $done
+          (loop $outer
+            (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+            (local.set $key (i32.load offset=1024 (i32.shl (local.get $i) (i32.const 2))))
+            (local.set $j (local.get $i))
+            (block $placed
+              (loop $shift
+                (br_if $placed (i32.eqz (local.get $j)))
+                (local.set $prev (i32.load offset=1020 (i32.shl (local.get $j) (i32.const 2))))
+                (br_if $placed (i32.le_u (local.get $prev) (local.get $key)))
+                (i32.store offset=1024 (i32.shl (local.get $j) (i32.const 2)) (local.get $prev))
+                (local.set $j (i32.sub (local.get $j) (i32.const 1)))
+                (br $shift)))
+            (i32.store offset=1024 (i32.shl (local.get $j) (i32.const 2)) (local.get $key))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $outer)))
+        (i64.const 0)))"#;
+    let args = |n: u32| n.to_le_bytes().to_vec();
+    assert_eq!(per_iteration(source, &Options::default(), args), 17);
+    assert_eq!(per_iteration(source, &without(&[Optimization::PhiChecks]), args), 19);
+}

@@ -103,11 +103,15 @@ pub enum Optimization {
     /// than the constant is added to that register's value instead of loaded: the same
     /// gas in fewer bytes (off: every constant is loaded whole).
     ConstantDeltas,
+    /// An address check of a phi (or of one operation on it) that every edge into the
+    /// phi's block has done already, on a constant or in the predecessor, is left out
+    /// (off: the address is computed and checked again).
+    PhiChecks,
 }
 
 impl Optimization {
     /// Every optimisation, in the order of `--help`.
-    pub const ALL: [Optimization; 18] = [
+    pub const ALL: [Optimization; 19] = [
         Optimization::Llvm,
         Optimization::Inline,
         Optimization::FoldAddress,
@@ -126,6 +130,7 @@ impl Optimization {
         Optimization::HotCalls,
         Optimization::RepeatedLoads,
         Optimization::ConstantDeltas,
+        Optimization::PhiChecks,
     ];
 
     /// The name `--no-opt` takes.
@@ -149,6 +154,7 @@ impl Optimization {
             Optimization::HotCalls => "hot-calls",
             Optimization::RepeatedLoads => "repeated-loads",
             Optimization::ConstantDeltas => "constant-deltas",
+            Optimization::PhiChecks => "phi-checks",
         }
     }
 

@@ -80,7 +80,7 @@ pub fn in_zone(memory_base: u64, address: u64) -> bool {
 }
 
 /// `(outside, address, reach)` of an address check.
-fn check_of(inst: &Inst) -> Option<(Value, Value, Value)> {
+pub(crate) fn check_of(inst: &Inst) -> Option<(Value, Value, Value)> {
     match &inst.op {
         Op::Call { callee: Callee::AddressCheck, args } if args.len() == 3 => Some((args[0], args[1], args[2])),
         _ => None,

@@ -1,8 +1,8 @@
 //! The PVM back end: from the optimised LLVM module to a PVM assembly program.
 //!
 //! Phases, each with its own data: memory [`layout`] → [`import`] into [`lir`] (less
-//! the [`address_check`]s that cannot fail, some by the bounds of [`loop_range`], and
-//! the [`repeated_loads`]) →
+//! the [`address_check`]s that cannot fail, some by the bounds of [`loop_range`], the
+//! [`repeated_loads`], and the checks that [`phi_checks`] finds done along every edge) →
 //! instruction selection ([`isel`]) into [`mir`], less its [`dead_code`], with the
 //! copies of [`loop_carried`] → register allocation (`regalloc2`) → [`emit`] (less the
 //! [`reloads`] a register holds already) into `pvm_asm` items (at `-Oz`, with the
@@ -19,6 +19,7 @@ pub mod lir;
 pub mod loop_carried;
 pub mod loop_range;
 pub mod mir;
+pub mod phi_checks;
 pub mod reloads;
 pub mod repeated_loads;
 pub mod runtime;
@@ -98,7 +99,12 @@ pub fn import(
             repeated_loads::forward(function);
         }
     }
-    let zoned = address_check::zoned(&lir, layout.memory_base);
+    let mut zoned = address_check::zoned(&lir, layout.memory_base);
+    if optimizations.enabled(Optimization::PhiChecks) {
+        for (function, zoned) in lir.functions.iter_mut().zip(&mut zoned) {
+            phi_checks::drop_redundant(function, zoned);
+        }
+    }
     times.end("import");
     Ok(Imported { lir, layout, zoned })
 }
