@@ -12,7 +12,9 @@
 //! Both with every optimisation on and with all off (`--no-opt all`), on different seeds;
 //! a third campaign with every float operator as well (the software routines); and a
 //! fourth with each module split in two parts that LLVM optimises apart (`--jobs 2`;
-//! `WASM_FUZZ_JOBS=N` splits the modules of any campaign). Where
+//! `WASM_FUZZ_JOBS=N` splits the modules of any campaign). A fifth campaign generates
+//! modules of one shape, a loop and an access after it, where address checks go by
+//! `phi-checks`. Where
 //! WebAssembly lets the engine choose a NaN, wasmi runs the module rewritten to choose the
 //! compiler's NaN ([`support::nan`]); every other NaN keeps its payload on both, and all
 //! bits must agree.
@@ -354,4 +356,98 @@ fn fuzz(campaign: Campaign, default_seed: u64) {
     if seed == default_seed {
         support::assert_floor("calls compared", calls, campaign.min_calls * count as usize / 1000);
     }
+}
+
+/// Modules shaped for `phi-checks` (`backend/phi_checks.rs`): an insertion's shift loop
+/// that leaves either with the index its last round checked or with a constant, then an
+/// access at an address computed from the index the same way. The operation, the
+/// constants, the offsets (and so the checks' reaches) and the widths are random, so
+/// that both the checks dropped and those kept (a constant out of bounds, a larger
+/// reach after the loop) meet addresses at the edges of memory. In half of them the loop
+/// starts at most three steps above its exit, so that it reaches it.
+fn phi_shaped_module(rng: &mut Rng) -> String {
+    let pages = 1 + rng.below(3);
+    let end = pages << 16;
+    let interesting = |rng: &mut Rng| -> u64 {
+        match rng.below(4) {
+            0 => rng.below(8),
+            1 => *rng.pick(&[0x3fff_ffff, 0x4000_0000, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0xffff_fffc]),
+            2 => (end / 4).wrapping_add(rng.below(8)).wrapping_sub(4),
+            _ => rng.next() & 0xffff_ffff,
+        }
+    };
+    let k = interesting(rng);
+    let operation = match rng.below(5) {
+        0 => "{x}".to_string(),
+        1 => format!("(i32.shl {{x}} (i32.const {}))", rng.below(4)),
+        2 => format!("(i32.add {{x}} (i32.const {}))", k as u32 as i32),
+        3 => format!("(i32.mul {{x}} (i32.const {}))", 1 + rng.below(8)),
+        _ => format!("(i32.xor {{x}} (i32.const {}))", k as u32 as i32),
+    };
+    let address = |x: &str| operation.replace("{x}", x);
+    let exit = interesting(rng) as u32 as i32;
+    let step = 1 + rng.below(2);
+    let offset = |rng: &mut Rng| *rng.pick(&[0u64, 1, 4, 100, 4096, 65_535, end - 4, end]);
+    let (load, store) =
+        *rng.pick(&[("i32.load", "i32.store"), ("i32.load8_u", "i32.store8"), ("i32.load16_s", "i32.store16")]);
+    let (in_loop, shifted, after) = (offset(rng), offset(rng), offset(rng));
+    let j = address("(local.get $j)");
+    let tail = if rng.chance(50) {
+        format!("({store} offset={after} {j} (local.get $key)) (local.get $j)")
+    } else {
+        format!("({load} offset={after} {j})")
+    };
+    let start = if rng.chance(50) {
+        format!(
+            "(local.set $j (i32.add (i32.const {exit}) (i32.mul (i32.and (local.get $j) (i32.const 3)) (i32.const {step}))))"
+        )
+    } else {
+        String::new()
+    };
+    let data: String = (0..64).map(|_| format!("\\{:02x}", rng.below(256))).collect();
+    format!(
+        r#"(module
+  (memory {pages} {pages})
+  (data (i32.const 0) "{data}")
+  (func (export "insert") (param $j i32) (param $key i32) (result i32)
+    (local $prev i32)
+    {start}
+    (block $placed
+      (loop $shift
+        (br_if $placed (i32.eq (local.get $j) (i32.const {exit})))
+        (local.set $prev ({load} offset={in_loop} {j}))
+        (br_if $placed (i32.le_u (local.get $prev) (local.get $key)))
+        ({store} offset={shifted} {j} (local.get $prev))
+        (local.set $j (i32.sub (local.get $j) (i32.const {step})))
+        (br $shift)))
+    {tail}))"#
+    )
+}
+
+/// The `phi-checks` modules agree with wasmi, and the optimisation changes the code of a
+/// good share of them (`WASM_FUZZ_MODULES`, default 400, and `WASM_FUZZ_SEED`, default 5,
+/// as for the other campaigns).
+#[test]
+fn phi_shaped_modules_agree_with_wasmi() {
+    let campaign = Campaign { optimizations: Optimizations::all(), floats: false, min_calls: 0, jobs: None };
+    let mut without = Optimizations::all();
+    without.disable(pvm_compiler::Optimization::PhiChecks);
+    let count: usize = std::env::var("WASM_FUZZ_MODULES").map_or(400, |v| v.parse().unwrap());
+    let mut rng = Rng(std::env::var("WASM_FUZZ_SEED").map_or(5, |v| v.parse().unwrap()));
+    let (mut calls, mut changed, mut failures) = (0, 0, Vec::new());
+    for case in 0..count {
+        let text = phi_shaped_module(&mut rng);
+        let wasm = wat::parse_str(&text).unwrap();
+        let options = |optimizations| Options { optimizations, ..harness_options() };
+        let with = compile_jam(&wasm, &options(campaign.optimizations)).unwrap().0;
+        changed += usize::from(with != compile_jam(&wasm, &options(without)).unwrap().0);
+        match compare_module(&wasm, &mut Rng(rng.next()), campaign) {
+            Ok((n, _)) => calls += n,
+            Err(e) => failures.push(format!("case {case}: {e}\n{text}")),
+        }
+    }
+    println!("{count} modules ({changed} changed by phi-checks), {calls} calls agree");
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(changed >= count / 4, "phi-checks changed only {changed} of {count} modules");
+    assert!(calls >= count, "only {calls} calls compared");
 }
