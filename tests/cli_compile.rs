@@ -221,7 +221,8 @@ fn bad_input_gets_one_line_errors() {
 /// feeding a branch and a select, a small function to inline, loads with offsets,
 /// constant operands, a zero extension of a masked value; a function whose values
 /// outlive calls, so that some are spilled, reloaded and spilled again, and that stores
-/// the low byte of one (a truncation nothing but the store reads).
+/// the low byte of one (a truncation nothing but the store reads); an insertion sort of
+/// the argument bytes, whose store after the shift loop reuses the loop's address check.
 const EVERY_OPTIMIZATION: &str = r#"(module
   (memory 1)
   (func $init (i32.store (i32.const 240) (i32.const 7)))

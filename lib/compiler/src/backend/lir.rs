@@ -312,6 +312,13 @@ pub struct Inst {
     pub ty: Ty,
 }
 
+impl Inst {
+    /// An instruction whose result has `bits` bits, or no result for 0.
+    pub fn of_width(op: Op, bits: u32) -> Inst {
+        Inst { op, ty: if bits == 0 { Ty::Void } else { Ty::Int(bits) } }
+    }
+}
+
 /// A basic block: instruction ids in order, phis first, terminator last.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Block {

@@ -221,10 +221,6 @@ mod tests {
     use super::*;
     use crate::backend::lir::{Block, Inst, Ty};
 
-    fn inst(op: Op, bits: u32) -> Inst {
-        Inst { op, ty: Ty::Int(bits) }
-    }
-
     /// An entry whose loop counts `i` from 0 while `i + 1` compares with `limit` by
     /// `pred` (the branch back on its true side), entered from a block that branches on
     /// `args_len == 0` (to the exit on its true side) when `guarded`, else straight.
@@ -233,14 +229,14 @@ mod tests {
     /// branch, 3 `i`, 4 `i + 1`, 5 the exit test, 6 the loop's branch, 7 `ret`.
     fn counting(limit: Value, pred: Pred, guarded: bool) -> Function {
         let insts = vec![
-            inst(Op::Cast(Cast::Trunc, Value::Arg(1), 64), 32),
-            inst(Op::ICmp(Pred::Eq, Value::Inst(0), Value::Const(0)), 1),
-            if guarded { inst(Op::CondBr(Value::Inst(1), 2, 1), 0) } else { inst(Op::Br(1), 0) },
-            inst(Op::Phi(vec![(Value::Const(0), 0), (Value::Inst(4), 1)]), 32),
-            inst(Op::Binary(BinOp::Add, Value::Inst(3), Value::Const(1)), 32),
-            inst(Op::ICmp(pred, Value::Inst(4), limit), 1),
-            inst(Op::CondBr(Value::Inst(5), 1, 2), 0),
-            inst(Op::Ret(None), 0),
+            Inst::of_width(Op::Cast(Cast::Trunc, Value::Arg(1), 64), 32),
+            Inst::of_width(Op::ICmp(Pred::Eq, Value::Inst(0), Value::Const(0)), 1),
+            if guarded { Inst::of_width(Op::CondBr(Value::Inst(1), 2, 1), 0) } else { Inst::of_width(Op::Br(1), 0) },
+            Inst::of_width(Op::Phi(vec![(Value::Const(0), 0), (Value::Inst(4), 1)]), 32),
+            Inst::of_width(Op::Binary(BinOp::Add, Value::Inst(3), Value::Const(1)), 32),
+            Inst::of_width(Op::ICmp(pred, Value::Inst(4), limit), 1),
+            Inst::of_width(Op::CondBr(Value::Inst(5), 1, 2), 0),
+            Inst::of_width(Op::Ret(None), 0),
         ];
         let blocks = vec![Block { insts: vec![0, 1, 2] }, Block { insts: vec![3, 4, 5, 6] }, Block { insts: vec![7] }];
         Function { name: "__pvm_entry".into(), params: vec![64, 64], result: Ty::Void, blocks, insts }
@@ -272,14 +268,14 @@ mod tests {
     /// 7 `ret`.
     fn header_tested(pred: Pred) -> Function {
         let insts = vec![
-            inst(Op::Cast(Cast::Trunc, Value::Arg(1), 64), 32),
-            inst(Op::Br(1), 0),
-            inst(Op::Phi(vec![(Value::Const(0), 0), (Value::Inst(5), 2)]), 32),
-            inst(Op::ICmp(pred, Value::Inst(2), Value::Inst(0)), 1),
-            inst(Op::CondBr(Value::Inst(3), 2, 3), 0),
-            inst(Op::Binary(BinOp::Add, Value::Inst(2), Value::Const(1)), 32),
-            inst(Op::Br(1), 0),
-            inst(Op::Ret(None), 0),
+            Inst::of_width(Op::Cast(Cast::Trunc, Value::Arg(1), 64), 32),
+            Inst::of_width(Op::Br(1), 0),
+            Inst::of_width(Op::Phi(vec![(Value::Const(0), 0), (Value::Inst(5), 2)]), 32),
+            Inst::of_width(Op::ICmp(pred, Value::Inst(2), Value::Inst(0)), 1),
+            Inst::of_width(Op::CondBr(Value::Inst(3), 2, 3), 0),
+            Inst::of_width(Op::Binary(BinOp::Add, Value::Inst(2), Value::Const(1)), 32),
+            Inst::of_width(Op::Br(1), 0),
+            Inst::of_width(Op::Ret(None), 0),
         ];
         let blocks = vec![
             Block { insts: vec![0, 1] },

@@ -33,7 +33,7 @@ pub fn drop_redundant(f: &mut Function, zoned: &mut Vec<bool>) -> usize {
         let Some(phi) = phi_of(f, address) else { continue };
         let Some(phi_block) = f.blocks.iter().position(|b| b.insts.contains(&phi)) else { continue };
         let merged = f.insts.len();
-        f.insts.push(Inst { op: Op::Phi(incoming), ty: Ty::Int(32) });
+        f.insts.push(Inst::of_width(Op::Phi(incoming), 32));
         zoned.push(false);
         f.blocks[phi_block].insts.insert(0, merged);
         for inst in &mut f.insts {
@@ -169,13 +169,9 @@ mod tests {
     use super::*;
     use crate::backend::lir::{Block, Callee, Pred};
 
-    fn inst(op: Op, bits: u32) -> Inst {
-        Inst { op, ty: if bits == 0 { Ty::Void } else { Ty::Int(bits) } }
-    }
-
     fn check(address: InstId, flag: InstId, reach: u64) -> Inst {
         let args = vec![Value::Inst(flag), Value::Inst(address), Value::Const(reach)];
-        inst(Op::Call { callee: Callee::AddressCheck, args }, 32)
+        Inst::of_width(Op::Call { callee: Callee::AddressCheck, args }, 32)
     }
 
     /// An insertion sort's shift loop and the store after it, with `j` its parameter:
@@ -186,23 +182,23 @@ mod tests {
     fn shift_loop(exit: Value, reaches: (u64, u64)) -> Function {
         let v = Value::Inst;
         let insts = vec![
-            inst(Op::Br(1), 0),                                                // 0
-            inst(Op::Phi(vec![(Value::Arg(0), 0), (v(11), 2)]), 32),           // 1: j
-            inst(Op::Binary(BinOp::Shl, v(1), Value::Const(2)), 32),           // 2
-            inst(Op::ICmp(Pred::Slt, v(2), Value::Const(0)), 1),               // 3
-            check(2, 3, reaches.0),                                            // 4
-            inst(Op::Load { ptr: v(4), bytes: 4 }, 32),                        // 5
-            inst(Op::ICmp(Pred::Ule, v(5), Value::Arg(1)), 1),                 // 6
-            inst(Op::CondBr(v(6), 3, 2), 0),                                   // 7
-            inst(Op::Phi(vec![(v(1), 1), (exit, 2)]), 32),                     // 8: j'
-            inst(Op::Binary(BinOp::Shl, v(8), Value::Const(2)), 32),           // 9
-            inst(Op::ICmp(Pred::Slt, v(9), Value::Const(0)), 1),               // 10
-            inst(Op::Binary(BinOp::Add, v(1), Value::Const(u64::MAX)), 32),    // 11
-            inst(Op::ICmp(Pred::Eq, v(11), Value::Const(0)), 1),               // 12
-            inst(Op::CondBr(v(12), 3, 1), 0),                                  // 13
-            check(9, 10, reaches.1),                                           // 14
-            inst(Op::Store { ptr: v(14), value: Value::Arg(1), bytes: 4 }, 0), // 15
-            inst(Op::Ret(None), 0),                                            // 16
+            Inst::of_width(Op::Br(1), 0),                                                // 0
+            Inst::of_width(Op::Phi(vec![(Value::Arg(0), 0), (v(11), 2)]), 32),           // 1: j
+            Inst::of_width(Op::Binary(BinOp::Shl, v(1), Value::Const(2)), 32),           // 2
+            Inst::of_width(Op::ICmp(Pred::Slt, v(2), Value::Const(0)), 1),               // 3
+            check(2, 3, reaches.0),                                                      // 4
+            Inst::of_width(Op::Load { ptr: v(4), bytes: 4 }, 32),                        // 5
+            Inst::of_width(Op::ICmp(Pred::Ule, v(5), Value::Arg(1)), 1),                 // 6
+            Inst::of_width(Op::CondBr(v(6), 3, 2), 0),                                   // 7
+            Inst::of_width(Op::Phi(vec![(v(1), 1), (exit, 2)]), 32),                     // 8: j'
+            Inst::of_width(Op::Binary(BinOp::Shl, v(8), Value::Const(2)), 32),           // 9
+            Inst::of_width(Op::ICmp(Pred::Slt, v(9), Value::Const(0)), 1),               // 10
+            Inst::of_width(Op::Binary(BinOp::Add, v(1), Value::Const(u64::MAX)), 32),    // 11
+            Inst::of_width(Op::ICmp(Pred::Eq, v(11), Value::Const(0)), 1),               // 12
+            Inst::of_width(Op::CondBr(v(12), 3, 1), 0),                                  // 13
+            check(9, 10, reaches.1),                                                     // 14
+            Inst::of_width(Op::Store { ptr: v(14), value: Value::Arg(1), bytes: 4 }, 0), // 15
+            Inst::of_width(Op::Ret(None), 0),                                            // 16
         ];
         let blocks = [vec![0], vec![1, 2, 3, 4, 5, 6, 7], vec![11, 12, 13], vec![8, 9, 10, 14, 15, 16]];
         Function {

@@ -92,10 +92,6 @@ mod tests {
     use super::*;
     use crate::backend::lir::{Block, Inst};
 
-    fn inst(op: Op, bits: u32) -> Inst {
-        Inst { op, ty: if bits == 0 { Ty::Void } else { Ty::Int(bits) } }
-    }
-
     fn function(insts: Vec<Inst>) -> Function {
         let ids = (0..insts.len()).collect();
         Function { name: "f".into(), params: vec![32, 64], result: Ty::Void, blocks: vec![Block { insts: ids }], insts }
@@ -105,10 +101,10 @@ mod tests {
     fn a_load_after_a_store_or_a_load_at_its_address() {
         let p = Value::Arg(0);
         let mut f = function(vec![
-            inst(Op::Store { ptr: p, value: Value::Arg(1), bytes: 8 }, 0),
-            inst(Op::Load { ptr: p, bytes: 8 }, 64),
-            inst(Op::Load { ptr: p, bytes: 8 }, 64),
-            inst(Op::Ret(Some(Value::Inst(2))), 0),
+            Inst::of_width(Op::Store { ptr: p, value: Value::Arg(1), bytes: 8 }, 0),
+            Inst::of_width(Op::Load { ptr: p, bytes: 8 }, 64),
+            Inst::of_width(Op::Load { ptr: p, bytes: 8 }, 64),
+            Inst::of_width(Op::Ret(Some(Value::Inst(2))), 0),
         ]);
         assert_eq!(forward(&mut f), 2);
         assert_eq!(f.insts[3].op, Op::Ret(Some(Value::Arg(1))));
@@ -119,15 +115,15 @@ mod tests {
     fn a_store_or_call_between_or_another_width_keeps_the_load() {
         let (p, q) = (Value::Arg(0), Value::Inst(9));
         let mut f = function(vec![
-            inst(Op::Load { ptr: p, bytes: 4 }, 32),
-            inst(Op::Store { ptr: q, value: Value::Const(1), bytes: 4 }, 0),
-            inst(Op::Load { ptr: p, bytes: 4 }, 32),
-            inst(Op::Call { callee: Callee::Ecalli(1), args: vec![] }, 0),
-            inst(Op::Load { ptr: p, bytes: 4 }, 32),
-            inst(Op::Load { ptr: p, bytes: 2 }, 16),
+            Inst::of_width(Op::Load { ptr: p, bytes: 4 }, 32),
+            Inst::of_width(Op::Store { ptr: q, value: Value::Const(1), bytes: 4 }, 0),
+            Inst::of_width(Op::Load { ptr: p, bytes: 4 }, 32),
+            Inst::of_width(Op::Call { callee: Callee::Ecalli(1), args: vec![] }, 0),
+            Inst::of_width(Op::Load { ptr: p, bytes: 4 }, 32),
+            Inst::of_width(Op::Load { ptr: p, bytes: 2 }, 16),
             // The low byte of a 4-byte store is not its value.
-            inst(Op::Store { ptr: p, value: Value::Inst(4), bytes: 1 }, 0),
-            inst(Op::Load { ptr: p, bytes: 1 }, 8),
+            Inst::of_width(Op::Store { ptr: p, value: Value::Inst(4), bytes: 1 }, 0),
+            Inst::of_width(Op::Load { ptr: p, bytes: 1 }, 8),
         ]);
         assert_eq!(forward(&mut f), 0);
     }
@@ -136,9 +132,9 @@ mod tests {
     fn a_stored_constant_is_read_back_at_the_load_width() {
         let p = Value::Arg(0);
         let mut f = function(vec![
-            inst(Op::Store { ptr: p, value: Value::Const(0xff), bytes: 1 }, 0),
-            inst(Op::Load { ptr: p, bytes: 1 }, 8),
-            inst(Op::Ret(Some(Value::Inst(1))), 0),
+            Inst::of_width(Op::Store { ptr: p, value: Value::Const(0xff), bytes: 1 }, 0),
+            Inst::of_width(Op::Load { ptr: p, bytes: 1 }, 8),
+            Inst::of_width(Op::Ret(Some(Value::Inst(1))), 0),
         ]);
         assert_eq!(forward(&mut f), 1);
         assert_eq!(f.insts[2].op, Op::Ret(Some(Value::Const(u64::MAX))));
